@@ -1,0 +1,36 @@
+#!/bin/sh
+# install-deps.sh - install the Debian packages relayguard needs to build and test.
+# Called by `make deps` (and so by `make demo` and `make test`); does nothing when all are present.
+set -eu
+
+PACKAGES="build-essential pkg-config meson ninja-build clang libclang-rt-14-dev
+libevent-dev libssl-dev libc-ares-dev libsqlite3-dev libjansson-dev libinih-dev
+libcrypt-dev libcmocka-dev python3 python3-pytest swaks nmap dnsutils openssl
+postfix debconf-utils"
+
+missing=""
+for package in $PACKAGES; do
+	status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+	case "$status" in
+	"install ok installed") ;;
+	*) missing="$missing $package" ;;
+	esac
+done
+
+if [ -z "$missing" ]; then
+	exit 0
+fi
+
+if [ "$(id -u)" != 0 ]; then
+	echo "install-deps: missing Debian packages:$missing" >&2
+	echo "install-deps: run 'make deps' as root, or install them with apt-get" >&2
+	exit 1
+fi
+
+echo "install-deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+# Postfix is installed only for smtp-source/smtp-sink and comparisons:
+# "No configuration" keeps it from starting a daemon on port 25.
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

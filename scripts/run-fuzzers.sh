@@ -1,0 +1,25 @@
+#!/bin/sh
+# run-fuzzers.sh - run every libFuzzer harness of a fuzz build for a bounded number of inputs.
+# Usage: run-fuzzers.sh BUILD_DIR RUNS. Seeds come from tests/fuzz/corpus/NAME/ when present.
+set -eu
+build=$1
+runs=${2:-200000}
+root=$(cd "$(dirname "$0")/.." && pwd)
+status=0
+for harness in "$build"/tests/fuzz/fuzz_*; do
+	[ -x "$harness" ] || continue
+	name=$(basename "$harness")
+	work=$(mktemp -d)
+	if [ -d "$root/tests/fuzz/corpus/$name" ]; then
+		cp "$root/tests/fuzz/corpus/$name"/* "$work"/ 2>/dev/null || true
+	fi
+	if "$harness" -runs="$runs" -max_len=4096 -timeout=10 "$work" >"$work.log" 2>&1; then
+		echo "fuzz: $name ok ($runs runs)"
+	else
+		echo "fuzz: $name FAILED, log follows" >&2
+		tail -50 "$work.log" >&2
+		status=1
+	fi
+	rm -rf "$work" "$work.log"
+done
+exit $status

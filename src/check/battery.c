@@ -1,0 +1,1 @@
+/* battery.c - placeholder, being written. */

@@ -1,0 +1,1 @@
+/* check_options.c - placeholder, being written. */

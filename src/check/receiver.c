@@ -1,0 +1,1 @@
+/* receiver.c - placeholder, being written. */

@@ -1,0 +1,1 @@
+/* software.c - placeholder, being written. */

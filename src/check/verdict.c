@@ -1,0 +1,1 @@
+/* verdict.c - placeholder, being written. */

@@ -1,0 +1,1 @@
+/* event_loop.c - placeholder, being written. */

@@ -1,0 +1,1 @@
+/* hostport.c - placeholder, being written. */

@@ -1,0 +1,1 @@
+/* smtp_path.c - placeholder, being written. */

@@ -1,0 +1,1 @@
+/* tls_client.c - placeholder, being written. */

@@ -1,0 +1,41 @@
+/* main.c - the relayguard executable: dispatches to one subcommand.
+ * Each subcommand lives in its own folder under src/ and owns its options. */
+#include <stdio.h>
+#include <string.h>
+
+#include "check/check_main.h"
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: relayguard COMMAND [OPTIONS] ...\n"
+	    "\n"
+	    "commands:\n"
+	    "  check TARGET...   test mail servers for open relaying (see relayguard(1))\n"
+	    "  version           print the version\n"
+	    "  help              print this text\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "check") == 0)
+		return check_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+		printf("relayguard %s\n", RELAYGUARD_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "relayguard: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,2 @@
+/* test_receiver.c - placeholder, being written. */
+int main(void) { return 0; }

@@ -1,0 +1,2 @@
+/* test_software.c - placeholder, being written. */
+int main(void) { return 0; }

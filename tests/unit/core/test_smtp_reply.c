@@ -1,0 +1,2 @@
+/* test_smtp_reply.c - placeholder, being written. */
+int main(void) { return 0; }
