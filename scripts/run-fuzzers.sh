@@ -7,7 +7,7 @@ runs=${2:-200000}
 root=$(cd "$(dirname "$0")/.." && pwd)
 status=0
 for harness in "$build"/tests/fuzz/fuzz_*; do
-	[ -x "$harness" ] || continue
+	[ -f "$harness" ] && [ -x "$harness" ] || continue
 	name=$(basename "$harness")
 	work=$(mktemp -d)
 	if [ -d "$root/tests/fuzz/corpus/$name" ]; then
