@@ -37,7 +37,8 @@ fuzz: fuzz-build
 	scripts/run-fuzzers.sh $(FUZZ_BUILD) $(FUZZ_RUNS)
 
 integration: test-build
-	RELAYGUARD=$(CURDIR)/$(TEST_BUILD)/relayguard $(PYTHON) -m pytest -p no:cacheprovider tests/integration
+	RELAYGUARD=$(CURDIR)/$(TEST_BUILD)/relayguard RELAYGUARD_BUILD=$(CURDIR)/$(TEST_BUILD) \
+		$(PYTHON) -m pytest -p no:cacheprovider tests/integration
 
 # The last line printed is pytest's summary.
 test: unit fuzz integration

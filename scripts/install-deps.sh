@@ -6,7 +6,7 @@ set -eu
 PACKAGES="build-essential pkg-config meson ninja-build clang libclang-rt-14-dev
 libevent-dev libssl-dev libc-ares-dev libsqlite3-dev libjansson-dev libinih-dev
 libcrypt-dev libcmocka-dev python3 python3-pytest swaks nmap dnsutils openssl
-postfix debconf-utils"
+postfix debconf-utils rbldnsd dnsperf libpq-dev postgresql"
 
 missing=""
 for package in $PACKAGES; do
@@ -34,3 +34,14 @@ export DEBIAN_FRONTEND=noninteractive
 echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
+
+# The postgresql package creates and starts a cluster on port 5432. Tests run their own
+# (scripts/postgres-test-server.sh), so the one it just made is stopped and kept off.
+case " $missing " in
+*" postgresql "*)
+	pg_lsclusters -h 2>/dev/null | while read -r version cluster rest; do
+		pg_ctlcluster "$version" "$cluster" stop 2>/dev/null || true
+		echo disabled >"/etc/postgresql/$version/$cluster/start.conf"
+	done
+	;;
+esac

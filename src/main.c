@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "check/check_main.h"
+#include "check/receiver_main.h"
 
 static void
 usage(FILE *out)
@@ -13,6 +14,7 @@ usage(FILE *out)
 	    "\n"
 	    "commands:\n"
 	    "  check TARGET...   test mail servers for open relaying (see relayguard(1))\n"
+	    "  receiver          record --confirm probe arrivals in the store\n"
 	    "  version           print the version\n"
 	    "  help              print this text\n");
 }
@@ -26,6 +28,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "check") == 0)
 		return check_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "receiver") == 0)
+		return receiver_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
 		printf("relayguard %s\n", RELAYGUARD_VERSION);
 		return 0;

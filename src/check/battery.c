@@ -43,7 +43,7 @@ static const struct battery_test battery[BATTERY_SIZE] = {
 	{ "N05", "{s}@{H}", "{u}", 0, "recipient without a domain" },
 	{ "X02", "{s}@{V}", "{u}@{V}", BATTERY_AUTH_FIRST, "bogus AUTH, then relay" },
 	{ "X03", "{s}@{V}", "{u}@{V}", BATTERY_RCPT_DESPITE_MAIL_REFUSAL,
-	    "RCPT sent even after MAIL was refused" },
+	    "RCPT accepted although MAIL was refused" },
 };
 
 const struct battery_test *

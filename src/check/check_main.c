@@ -1,70 +1,30 @@
-/* check_main.c - `relayguard check`: expand targets, run probes concurrently, report.
- * Owns the event loop, the resolver, the receiver and the queue; the conversation is probe.c. */
+/* check_main.c - `relayguard check`: set up the loop, resolver, receiver, store and target
+ * source, run (check_run.c), report; or, with --since, print stored history only. */
 #include "check/check_main.h"
 
-#include <errno.h>
 #include <event2/event.h>
 #include <limits.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check/check_options.h"
-#include "check/probe.h"
+#include "check/check_run.h"
 #include "check/receiver.h"
 #include "check/report.h"
-#include "check/result.h"
-#include "check/software.h"
-#include "check/target.h"
 #include "core/event_loop.h"
 #include "core/hostport.h"
 #include "core/log.h"
 #include "core/netaddr.h"
 #include "core/resolver.h"
 #include "core/smtp_path.h"
+#include "core/store.h"
 #include "core/tls_client.h"
 
 #define ADVISORIES_FILE_NAME "advisories.ini"
-
-/* The state of one `relayguard check` run. */
-struct check_run {
-	struct check_options options;
-	struct probe_config probe_config;
-	struct event_base *base;
-	struct resolver *resolver;
-	struct receiver *receiver;
-	struct advisory_db *advisories;
-	struct netprefix_set exclusions;
-	SSL_CTX *tls_context;
-	bool colour;
-
-	/* targets waiting for a free slot */
-	struct check_target *queue;
-	size_t queue_head;
-	size_t queue_count;
-	size_t queue_capacity;
-
-	/* probes running now */
-	struct probe **active;
-	size_t active_count;
-
-	size_t expansions_pending;
-	bool interrupted;
-	bool closing;            /* cleanup: late callbacks only count down */
-
-	/* finished results, kept for the table (text mode only) */
-	struct target_result **results;
-	size_t result_count;
-	size_t result_capacity;
-	size_t open_count;
-
-	char receiver_literal4[64];
-	char receiver_literal6[64];
-};
-
-static void run_pump(struct check_run *run);
 
 /* load_advisories - the data file: --advisories, or the first readable default. */
 static bool
@@ -102,7 +62,7 @@ static bool
 set_receiver_literals(struct check_run *run)
 {
 	struct hostport where;
-	char err[256];
+	char err[256] = "";
 
 	if (!hostport_parse(run->options.receiver_address, &where, err, sizeof(err)) ||
 	    !where.is_address || where.port == 0) {
@@ -121,202 +81,6 @@ set_receiver_literals(struct check_run *run)
 	}
 	return true;
 }
-
-/* ---- results ----------------------------------------------------------------------- */
-
-static void
-keep_result(struct check_run *run, struct target_result *result)
-{
-	char tricks[256];
-	char address[INET6_ADDRSTRLEN] = "-";
-
-	if (result->verdict == VERDICT_OPEN)
-		run->open_count++;
-	if (result->expanded)
-		netaddr_format(&result->target.address, address, sizeof(address));
-	report_tricks(result, tricks, sizeof(tricks));
-	log_info("event=target_checked target=%s address=%s port=%u verdict=%s stage=%s "
-		 "tricks=%s elapsed_ms=%llu", result->target.input, address,
-	    (unsigned)result->target.port, verdict_name(result->verdict),
-	    stage_name(result->stage) ? stage_name(result->stage) : "-",
-	    tricks[0] ? tricks : "-", (unsigned long long)result->elapsed_ms);
-	if (run->options.json) {
-		report_json_write(stdout, result);
-		result_free(result);
-		return;
-	}
-	if (run->result_count == run->result_capacity) {
-		run->result_capacity = run->result_capacity ? run->result_capacity * 2 : 16;
-		run->results = xrealloc(run->results, run->result_capacity * sizeof(*run->results));
-	}
-	run->results[run->result_count++] = result;
-}
-
-/* unreached_result - a result for a target we never talked to (DNS, exclusion). */
-static struct target_result *
-unreached_result(const struct check_target *target, bool expanded, const char *reason)
-{
-	struct target_result *result = xcalloc(1, sizeof(*result));
-	size_t count;
-	const struct battery_test *tests = battery_all(&count);
-
-	result->target = *target;
-	result->expanded = expanded;
-	clock_gettime(CLOCK_REALTIME, &result->started);
-	result->test_count = count;
-	for (size_t i = 0; i < count; i++)
-		result->tests[i].test = &tests[i];
-	result->verdict = VERDICT_UNREACHABLE;
-	snprintf(result->reason, sizeof(result->reason), "%s", reason);
-	return result;
-}
-
-static void
-probe_done(void *arg, struct target_result *result)
-{
-	struct check_run *run = arg;
-
-	if (result->banner != NULL || result->ehlo != NULL) {
-		result->have_software = software_recognise(result->banner, result->ehlo,
-		    &result->software);
-		if (result->have_software && run->advisories != NULL)
-			result->advisory_count = advisory_db_match(run->advisories,
-			    &result->software, result->advisories, RESULT_ADVISORIES_MAX);
-	}
-	keep_result(run, result);
-}
-
-/* probe_finished - wrapper so the run knows which probe ended. */
-struct probe_slot {
-	struct check_run *run;
-	struct probe *probe;
-};
-
-static void
-slot_done(void *arg, struct target_result *result)
-{
-	struct probe_slot *slot = arg;
-	struct check_run *run = slot->run;
-
-	for (size_t i = 0; i < run->active_count; i++) {
-		if (run->active[i] == slot->probe) {
-			run->active[i] = run->active[--run->active_count];
-			break;
-		}
-	}
-	probe_done(run, result);
-	free(slot);
-	run_pump(run);
-}
-
-/* ---- queue ------------------------------------------------------------------------- */
-
-static void
-queue_push(struct check_run *run, const struct check_target *target)
-{
-	if (run->queue_head + run->queue_count == run->queue_capacity) {
-		if (run->queue_head > 0) {
-			memmove(run->queue, run->queue + run->queue_head,
-			    run->queue_count * sizeof(*run->queue));
-			run->queue_head = 0;
-		}
-		if (run->queue_count == run->queue_capacity) {
-			run->queue_capacity = run->queue_capacity ? run->queue_capacity * 2 : 64;
-			run->queue = xrealloc(run->queue, run->queue_capacity * sizeof(*run->queue));
-		}
-	}
-	run->queue[run->queue_head + run->queue_count++] = *target;
-}
-
-/* run_pump - start probes while there is room; stop the loop when all is done. */
-static void
-run_pump(struct check_run *run)
-{
-	while (!run->interrupted && run->queue_count > 0 &&
-	    run->active_count < run->options.concurrency) {
-		struct check_target *target = &run->queue[run->queue_head++];
-		run->queue_count--;
-		struct probe_slot *slot = xcalloc(1, sizeof(*slot));
-		slot->run = run;
-		slot->probe = probe_start(run->base, &run->probe_config, target, slot_done, slot);
-		run->active[run->active_count++] = slot->probe;
-	}
-	if (run->queue_count == 0)
-		run->queue_head = 0;
-	bool nothing_left = run->expansions_pending == 0 && run->queue_count == 0;
-	if ((nothing_left || run->interrupted) && run->active_count == 0)
-		event_base_loopexit(run->base, NULL);
-}
-
-static void
-target_found(void *arg, const struct check_target *target)
-{
-	struct check_run *run = arg;
-	const struct netprefix *excluded;
-
-	if (run->closing || run->interrupted)
-		return;
-	excluded = netprefix_set_find(&run->exclusions, &target->address);
-
-	if (excluded != NULL) {
-		char prefix[64];
-		char reason[160];
-		netprefix_format(excluded, prefix, sizeof(prefix));
-		snprintf(reason, sizeof(reason), "excluded by --exclude (%s): never contacted",
-		    prefix);
-		keep_result(run, unreached_result(target, true, reason));
-		return;
-	}
-	queue_push(run, target);
-	run_pump(run);
-}
-
-static void
-target_done(void *arg, const char *input, enum target_expand_status status, const char *message)
-{
-	struct check_run *run = arg;
-
-	run->expansions_pending--;
-	if (run->closing || run->interrupted)
-		return;
-	if (status != TARGET_EXPAND_OK) {
-		struct check_target target;
-		memset(&target, 0, sizeof(target));
-		snprintf(target.input, sizeof(target.input), "%s", input);
-		keep_result(run, unreached_result(&target, false, message));
-	}
-	run_pump(run);
-}
-
-static void
-token_arrived(void *arg, const char *token, const char *peer, const char *mail_from,
-    const char *rcpt_to)
-{
-	struct check_run *run = arg;
-
-	(void)mail_from;
-	(void)rcpt_to;
-	for (size_t i = 0; i < run->active_count; i++)
-		if (probe_token_arrived(run->active[i], token, peer))
-			return;
-	log_info("event=token_unknown token=%s peer=%s", token, peer);
-}
-
-static void
-interrupted(void *arg, int signo)
-{
-	struct check_run *run = arg;
-
-	log_warn("event=interrupted signal=%d detail=\"stopping; finished targets are reported\"",
-	    signo);
-	run->interrupted = true;
-	run->queue_count = 0;
-	while (run->active_count > 0)
-		probe_stop(run->active[run->active_count - 1]);
-	run_pump(run);
-}
-
-/* ---- set-up ------------------------------------------------------------------------ */
 
 static void
 fill_probe_config(struct check_run *run)
@@ -342,16 +106,30 @@ fill_probe_config(struct check_run *run)
 	memcpy(config->selected, options->selected, sizeof(config->selected));
 }
 
-/* validate_targets - every command-line target must parse before anything is contacted. */
+/* validate_arguments - every command-line target must parse before anything is contacted. */
 static bool
-validate_targets(const struct check_options *options)
+validate_arguments(const struct check_options *options)
 {
 	for (int i = 0; i < options->target_count; i++) {
+		const char *text = options->targets[i];
 		struct hostport parsed;
+		struct netprefix prefix;
 		char err[256];
-		if (!hostport_parse(options->targets[i], &parsed, err, sizeof(err))) {
-			fprintf(stderr, "relayguard check: bad target '%s': %s\n",
-			    options->targets[i], err);
+		if (strchr(text, '/') != NULL) {
+			if (!netprefix_parse(text, &prefix)) {
+				fprintf(stderr, "relayguard check: bad range '%s'\n", text);
+				return false;
+			}
+			unsigned bits = (prefix.address.family == AF_INET ? 32 : 128) - prefix.length;
+			if (bits >= 64 || (UINT64_C(1) << bits) > options->max_targets) {
+				fprintf(stderr, "relayguard check: range %s is larger than --max-targets "
+				    "%llu\n", text, (unsigned long long)options->max_targets);
+				return false;
+			}
+			continue;
+		}
+		if (!hostport_parse(text, &parsed, err, sizeof(err))) {
+			fprintf(stderr, "relayguard check: bad target '%s': %s\n", text, err);
 			return false;
 		}
 	}
@@ -364,6 +142,7 @@ compare_results(const void *a, const void *b)
 	const struct target_result *left = *(const struct target_result *const *)a;
 	const struct target_result *right = *(const struct target_result *const *)b;
 	int order = strcmp(left->target.input, right->target.input);
+
 	if (order != 0)
 		return order;
 	if (left->target.mx_preference != right->target.mx_preference)
@@ -385,101 +164,269 @@ print_text_report(struct check_run *run)
 		report_text_evidence(stdout, run->results[i], run->options.transcript, run->colour);
 }
 
+/* ---- history (--since) ------------------------------------------------------------- */
+
+static void
+print_history_row(void *arg, const struct store_history_row *row)
+{
+	bool json = *(bool *)arg;
+	char when[32];
+	time_t started = (time_t)row->started_at;
+	struct tm tm;
+
+	if (json) {
+		if (row->report_json != NULL)
+			printf("%s\n", row->report_json);
+		return;
+	}
+	gmtime_r(&started, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	printf("%-20s  %-28s %-26s %5d  %-12s %-9s %-20s %s\n", when, row->target,
+	    row->address ? row->address : "-", row->port, row->verdict,
+	    row->stage ? row->stage : "-", row->tricks[0] ? row->tricks : "-",
+	    row->reason ? row->reason : "");
+}
+
+/* show_history - --since: stored results, newest first; nothing is contacted. */
+static int
+show_history(struct check_run *run)
+{
+	char err[512];
+	int status = 0;
+
+	if (!run->options.json)
+		printf("%-20s  %-28s %-26s %5s  %-12s %-9s %-20s %s\n", "CHECKED", "TARGET",
+		    "ADDRESS", "PORT", "VERDICT", "STAGE", "TRICKS", "REASON");
+	if (run->options.target_count == 0) {
+		if (store_history(run->store, NULL, run->options.since, 0, print_history_row,
+		    &run->options.json, err, sizeof(err)) != 0) {
+			fprintf(stderr, "relayguard check: --since: %s\n", err);
+			status = 2;
+		}
+	}
+	for (int i = 0; i < run->options.target_count; i++) {
+		if (store_history(run->store, run->options.targets[i], run->options.since, 0,
+		    print_history_row, &run->options.json, err, sizeof(err)) != 0) {
+			fprintf(stderr, "relayguard check: --since: %s\n", err);
+			status = 2;
+		}
+	}
+	return status;
+}
+
+/* ---- set-up and tear-down ---------------------------------------------------------- */
+
+static void
+token_arrived(void *arg, const char *token, const char *peer, const char *mail_from,
+    const char *rcpt_to)
+{
+	struct check_run *run = arg;
+	char err[512];
+	bool matched;
+
+	check_run_token_arrived(run, token, peer);
+	if (run->store != NULL && store_arrival_record(run->store, token, peer, mail_from, rcpt_to,
+	    (int64_t)time(NULL), &matched, err, sizeof(err)) != 0)
+		log_error("event=store_failed token=%s error=\"%s\"", token, err);
+}
+
+static void
+interrupted(void *arg, int signo)
+{
+	struct check_run *run = arg;
+
+	log_warn("event=interrupted signal=%d detail=\"stopping; finished targets are reported\"",
+	    signo);
+	check_run_interrupt(run);
+}
+
+/* open_store - --db: open it and record the run. */
+static bool
+open_store(struct check_run *run, int argc, char **argv)
+{
+	char err[512];
+	char command[1024] = "";
+	char node[256] = "";
+	char shard[32];
+	size_t used = 0;
+
+	run->store = store_open(run->options.db_url, err, sizeof(err));
+	if (run->store == NULL) {
+		fprintf(stderr, "relayguard check: --db: %s\n", err);
+		return false;
+	}
+	if (run->options.history)
+		return true;
+	for (int i = 0; i < argc && used + 2 < sizeof(command); i++) {
+		int written = snprintf(command + used, sizeof(command) - used, "%s%s", i ? " " : "",
+		    argv[i]);
+		if (written < 0)
+			break;
+		used += (size_t)written;
+		if (used >= sizeof(command))
+			used = sizeof(command) - 1;
+	}
+	gethostname(node, sizeof(node) - 1);
+	snprintf(shard, sizeof(shard), "%u/%u", run->options.shard_index, run->options.shard_count);
+	struct store_run record = {
+		.command = command,
+		.version = RELAYGUARD_VERSION,
+		.node = node,
+		.shard = run->options.shard_count > 1 ? shard : NULL,
+		.started_at = (int64_t)time(NULL),
+	};
+	if (store_run_begin(run->store, &record, &run->store_run_id, err, sizeof(err)) != 0) {
+		fprintf(stderr, "relayguard check: --db: %s\n", err);
+		return false;
+	}
+	return true;
+}
+
 static void
 run_cleanup(struct check_run *run)
 {
+	char err[512];
+
 	/* The resolver first: it calls back for expansions still pending. */
 	run->closing = true;
 	if (run->resolver != NULL)
 		resolver_free(run->resolver);
-	run->resolver = NULL;
+	if (run->store != NULL && run->store_run_id != 0 &&
+	    store_run_end(run->store, run->store_run_id, (int64_t)time(NULL),
+	    run->interrupted ? "interrupted" : "finished", err, sizeof(err)) != 0)
+		log_error("event=store_failed error=\"%s\"", err);
+	store_close(run->store);
 	for (size_t i = 0; i < run->result_count; i++)
 		result_free(run->results[i]);
 	free(run->results);
 	free(run->queue);
 	free(run->active);
+	free(run->active_address);
 	if (run->receiver != NULL)
 		receiver_free(run->receiver);
 	if (run->advisories != NULL)
 		advisory_db_free(run->advisories);
 	if (run->tls_context != NULL)
 		SSL_CTX_free(run->tls_context);
+	target_source_free(run->source);
+	target_seen_free(run->seen);
+	free(run->scratch_reply);
 	netprefix_set_free(&run->exclusions);
+	netprefix_set_free(&run->reserved);
+	if (run->base != NULL)
+		event_base_free(run->base);
+}
+
+/* prepare - everything that can fail before the first packet: exit 2 on any of it. */
+static bool
+prepare(struct check_run *run, int argc, char **argv)
+{
+	char err[512];
+
+	if (!validate_arguments(&run->options))
+		return false;
+	if (run->options.exclude_file != NULL &&
+	    netprefix_set_load_file(&run->exclusions, run->options.exclude_file, err,
+	    sizeof(err)) < 0) {
+		fprintf(stderr, "relayguard check: --exclude: %s\n", err);
+		return false;
+	}
+	target_default_exclusions(&run->reserved);
+	struct target_source_options source_options = {
+		.arguments = run->options.targets,
+		.argument_count = (size_t)run->options.target_count,
+		.files = run->options.files,
+		.file_count = run->options.file_count,
+		.max_targets = run->options.max_targets,
+		.shard_index = run->options.shard_index,
+		.shard_count = run->options.shard_count,
+	};
+	run->source = target_source_new(&source_options, err, sizeof(err));
+	if (run->source == NULL) {
+		fprintf(stderr, "relayguard check: -f: %s\n", err);
+		return false;
+	}
+	if (!load_advisories(run))
+		return false;
+	run->tls_context = tls_client_context_new(err, sizeof(err));
+	if (run->tls_context == NULL) {
+		fprintf(stderr, "relayguard check: %s\n", err);
+		return false;
+	}
+	fill_probe_config(run);
+	if (run->options.confirm && run->options.receiver_address != NULL &&
+	    !set_receiver_literals(run))
+		return false;
+	if (run->options.db_url != NULL && !open_store(run, argc, argv))
+		return false;
+	run->colour = !run->options.json && isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
+	run->base = event_loop_new();
+	run->resolver = resolver_new(run->base, run->options.dns_server, err, sizeof(err));
+	if (run->resolver == NULL) {
+		fprintf(stderr, "relayguard check: --dns: %s\n", err);
+		return false;
+	}
+	if (run->options.confirm && run->options.receiver_address != NULL) {
+		run->receiver = receiver_start(run->base, run->options.receiver_address,
+		    run->options.probe_domain, token_arrived, run, err, sizeof(err));
+		if (run->receiver == NULL) {
+			fprintf(stderr, "relayguard check: receiver: %s\n", err);
+			return false;
+		}
+	}
+	return true;
 }
 
 int
 check_main(int argc, char **argv)
 {
-	struct check_run run;
-	char err[512];
+	struct check_run *run = xcalloc(1, sizeof(*run));
 	int status = 2;
 
-	memset(&run, 0, sizeof(run));
-	switch (check_options_parse(argc, argv, &run.options)) {
+	switch (check_options_parse(argc, argv, &run->options)) {
 	case CHECK_OPTIONS_HELP:
+		free(run);
 		return 0;
 	case CHECK_OPTIONS_ERROR:
+		free(run);
 		return 2;
 	case CHECK_OPTIONS_OK:
 		break;
 	}
-	log_init("relayguard-check", LOG_SINK_STDERR, run.options.verbose ? LOG_LEVEL_DEBUG
-	    : run.options.quiet ? LOG_LEVEL_ERROR : LOG_LEVEL_INFO);
-	netprefix_set_init(&run.exclusions);
-	if (!validate_targets(&run.options))
-		goto out;
-	if (run.options.exclude_file != NULL &&
-	    netprefix_set_load_file(&run.exclusions, run.options.exclude_file, err,
-	    sizeof(err)) < 0) {
-		fprintf(stderr, "relayguard check: --exclude: %s\n", err);
-		goto out;
+	bool progress = run->options.progress && !run->options.quiet && isatty(STDERR_FILENO);
+	log_init("relayguard-check", LOG_SINK_STDERR, run->options.verbose ? LOG_LEVEL_DEBUG
+	    : run->options.quiet ? LOG_LEVEL_ERROR : progress ? LOG_LEVEL_WARN : LOG_LEVEL_INFO);
+	netprefix_set_init(&run->exclusions);
+	netprefix_set_init(&run->reserved);
+	if (run->options.history) {
+		if (open_store(run, argc, argv))
+			status = show_history(run);
+		run_cleanup(run);
+		free(run);
+		return status;
 	}
-	if (!load_advisories(&run))
-		goto out;
-	run.tls_context = tls_client_context_new(err, sizeof(err));
-	if (run.tls_context == NULL) {
-		fprintf(stderr, "relayguard check: %s\n", err);
-		goto out;
+	if (!prepare(run, argc, argv)) {
+		run_cleanup(run);
+		free(run);
+		return 2;
 	}
-	fill_probe_config(&run);
-	if (run.options.confirm && !set_receiver_literals(&run))
-		goto out;
-	run.colour = !run.options.json && isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
-	run.base = event_loop_new();
-	run.resolver = resolver_new(run.base, run.options.dns_server, err, sizeof(err));
-	if (run.resolver == NULL) {
-		fprintf(stderr, "relayguard check: --dns: %s\n", err);
-		goto out_base;
-	}
-	if (run.options.confirm) {
-		run.receiver = receiver_start(run.base, run.options.receiver_address,
-		    run.options.probe_domain, token_arrived, &run, err, sizeof(err));
-		if (run.receiver == NULL) {
-			fprintf(stderr, "relayguard check: receiver: %s\n", err);
-			goto out_base;
-		}
-	}
-	run.active = xcalloc(run.options.concurrency, sizeof(*run.active));
-	struct event_loop_signals *signals = event_loop_stop_on_signals(run.base, interrupted, &run);
-	run.expansions_pending = (size_t)run.options.target_count;
-	for (int i = 0; i < run.options.target_count; i++)
-		target_expand(run.resolver, run.options.targets[i], run.options.port, target_found,
-		    target_done, &run);
-	event_base_dispatch(run.base);
+	struct event_loop_signals *signals = event_loop_stop_on_signals(run->base, interrupted, run);
+	check_run_start(run);
+	progress_start(run);
+	event_base_dispatch(run->base);
+	progress_stop(run);
 	event_loop_signals_free(signals);
 
-	if (!run.options.json)
-		print_text_report(&run);
-	status = run.open_count > 0 ? 1 : 0;
-	log_info("event=check_finished open=%zu interrupted=%s", run.open_count,
-	    run.interrupted ? "yes" : "no");
-	if (run.interrupted && status == 0)
-		status = 2;
-out_base:
-	run_cleanup(&run);
-	event_base_free(run.base);
-	return status;
-out:
-	run_cleanup(&run);
+	if (!run->options.json)
+		print_text_report(run);
+	uint64_t open = run->counts.by_verdict[VERDICT_OPEN];
+	log_info("event=check_finished checked=%llu open=%llu skipped=%llu input_errors=%llu "
+		 "interrupted=%s", (unsigned long long)run->counts.done, (unsigned long long)open,
+	    (unsigned long long)run->counts.skipped, (unsigned long long)run->counts.input_errors,
+	    run->interrupted ? "yes" : "no");
+	/* An open relay is the headline; otherwise any input error or interrupt is an error. */
+	status = open > 0 ? 1 : (run->interrupted || run->counts.input_errors > 0) ? 2 : 0;
+	run_cleanup(run);
+	free(run);
 	return status;
 }

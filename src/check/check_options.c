@@ -7,8 +7,10 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "core/log.h"
 #include "core/smtp_path.h"
 
 #define DEFAULT_PORT 25
@@ -25,6 +27,8 @@
 #define DEFAULT_CONCURRENCY 32
 #define MAX_CONCURRENCY 100000
 #define MAX_SECONDS 86400
+#define DEFAULT_MAX_TARGETS (UINT64_C(1) << 24)
+#define MAX_RATE 1000000
 
 enum long_only_option {
 	OPT_DNS = 1000,
@@ -49,6 +53,13 @@ enum long_only_option {
 	OPT_ADVISORIES,
 	OPT_JSON,
 	OPT_TRANSCRIPT,
+	OPT_MAX_TARGETS,
+	OPT_SHARD,
+	OPT_RATE,
+	OPT_RETRY_QUEUE,
+	OPT_DB,
+	OPT_SINCE,
+	OPT_NO_PROGRESS,
 };
 
 static const struct option long_options[] = {
@@ -75,6 +86,14 @@ static const struct option long_options[] = {
 	{ "advisories", required_argument, NULL, OPT_ADVISORIES },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "transcript", no_argument, NULL, OPT_TRANSCRIPT },
+	{ "file", required_argument, NULL, 'f' },
+	{ "max-targets", required_argument, NULL, OPT_MAX_TARGETS },
+	{ "shard", required_argument, NULL, OPT_SHARD },
+	{ "rate", required_argument, NULL, OPT_RATE },
+	{ "retry-queue", required_argument, NULL, OPT_RETRY_QUEUE },
+	{ "db", required_argument, NULL, OPT_DB },
+	{ "since", required_argument, NULL, OPT_SINCE },
+	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -86,8 +105,17 @@ check_options_usage(FILE *out)
 {
 	fprintf(out,
 	    "usage: relayguard check [OPTIONS] TARGET...\n"
-	    "  TARGET: host, host:port, IPv4, IPv6, [IPv6]:port or a mail domain (via MX)\n"
+	    "       relayguard check --db URL --since WHEN [TARGET...]\n"
+	    "  TARGET: host, host:port, IPv4, IPv6, [IPv6]:port, a CIDR range or a mail domain\n"
+	    "  -f, --file FILE           more targets, one per line ('-' = standard input)\n"
 	    "  -p, --port N              port for targets without one (25)\n"
+	    "  --max-targets N           largest CIDR range accepted (16777216)\n"
+	    "  --shard K/N               check only the K-th of N shards of the targets\n"
+	    "  --rate N                  new connections per second (unlimited)\n"
+	    "  --retry-queue N           greylisted targets waiting at once (4 x concurrency)\n"
+	    "  --db URL                  record results: SQLite file or postgresql:// URL\n"
+	    "  --since WHEN              with --db: show stored results since WHEN\n"
+	    "  --no-progress             no live status line on a terminal\n"
 	    "  --dns ADDR[:PORT]         DNS server to use (default: /etc/resolv.conf)\n"
 	    "  --exclude FILE            addresses and CIDRs never to contact\n"
 	    "  --tests LIST              ids or classes to run: S01,R05 or S,R,N,X (all)\n"
@@ -171,6 +199,55 @@ valid_local_part(const char *option, const char *text, size_t length)
 	return true;
 }
 
+/* parse_shard - "K/N" with 1 <= K <= N. */
+static bool
+parse_shard(const char *text, struct check_options *options)
+{
+	unsigned index, count;
+	char tail;
+
+	if (sscanf(text, "%u/%u%c", &index, &count, &tail) != 2 || count == 0 || index == 0 ||
+	    index > count || count > 65536) {
+		fprintf(stderr, "relayguard check: --shard wants K/N with 1 <= K <= N, not '%s'\n",
+		    text);
+		return false;
+	}
+	options->shard_index = index;
+	options->shard_count = count;
+	return true;
+}
+
+/* parse_since - "2026-11-01", "2026-11-01T12:00:00Z", or a duration back from now:
+ * "90m", "24h", "7d". */
+static bool
+parse_since(const char *text, int64_t *out)
+{
+	struct tm tm;
+	char unit;
+	unsigned long amount;
+	char tail;
+
+	memset(&tm, 0, sizeof(tm));
+	if (sscanf(text, "%lu%c%c", &amount, &unit, &tail) == 2 &&
+	    (unit == 'm' || unit == 'h' || unit == 'd')) {
+		int64_t seconds = (int64_t)amount * (unit == 'm' ? 60 : unit == 'h' ? 3600 : 86400);
+		*out = (int64_t)time(NULL) - seconds;
+		return true;
+	}
+	const char *end = strptime(text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (end == NULL || *end != '\0') {
+		memset(&tm, 0, sizeof(tm));
+		end = strptime(text, "%Y-%m-%d", &tm);
+	}
+	if (end == NULL || *end != '\0') {
+		fprintf(stderr, "relayguard check: --since wants YYYY-MM-DD, "
+		    "YYYY-MM-DDTHH:MM:SSZ or 90m/24h/7d, not '%s'\n", text);
+		return false;
+	}
+	*out = (int64_t)timegm(&tm);
+	return true;
+}
+
 /* set_defaults - everything not given on the command line. */
 static void
 set_defaults(struct check_options *options)
@@ -192,6 +269,8 @@ set_defaults(struct check_options *options)
 	options->greylist_retries = DEFAULT_GREYLIST_RETRIES;
 	options->starttls_allowed = true;
 	options->concurrency = DEFAULT_CONCURRENCY;
+	options->max_targets = DEFAULT_MAX_TARGETS;
+	options->progress = true;
 	if (gethostname(options->helo_name, sizeof(options->helo_name) - 1) != 0 ||
 	    !smtp_domain_is_valid(options->helo_name, strlen(options->helo_name)) ||
 	    strchr(options->helo_name, '.') == NULL)
@@ -227,7 +306,7 @@ check_options_parse(int argc, char **argv, struct check_options *options)
 	set_defaults(options);
 	optind = 1;
 	opterr = 0;
-	while ((option = getopt_long(argc, argv, ":p:qvh", long_options, NULL)) != -1) {
+	while ((option = getopt_long(argc, argv, ":p:f:qvh", long_options, NULL)) != -1) {
 		switch (option) {
 		case 'p':
 			if (!parse_number("--port", optarg, 1, 65535, &number))
@@ -330,6 +409,45 @@ check_options_parse(int argc, char **argv, struct check_options *options)
 		case OPT_TRANSCRIPT:
 			options->transcript = true;
 			break;
+		case 'f':
+			if (options->file_count == CHECK_OPTIONS_FILES_MAX) {
+				fprintf(stderr, "relayguard check: at most %d -f files\n",
+				    CHECK_OPTIONS_FILES_MAX);
+				return CHECK_OPTIONS_ERROR;
+			}
+			options->files[options->file_count++] = optarg;
+			break;
+		case OPT_MAX_TARGETS:
+			if (!parse_number("--max-targets", optarg, 1, ULONG_MAX, &number))
+				return CHECK_OPTIONS_ERROR;
+			options->max_targets = number;
+			break;
+		case OPT_SHARD:
+			if (!parse_shard(optarg, options))
+				return CHECK_OPTIONS_ERROR;
+			break;
+		case OPT_RATE:
+			if (!parse_number("--rate", optarg, 0, MAX_RATE, &number))
+				return CHECK_OPTIONS_ERROR;
+			options->rate = (unsigned)number;
+			break;
+		case OPT_RETRY_QUEUE:
+			if (!parse_number("--retry-queue", optarg, 0, MAX_CONCURRENCY * 4, &number))
+				return CHECK_OPTIONS_ERROR;
+			options->retry_queue = (unsigned)number;
+			options->retry_queue_set = true;
+			break;
+		case OPT_DB:
+			options->db_url = optarg;
+			break;
+		case OPT_SINCE:
+			if (!parse_since(optarg, &options->since))
+				return CHECK_OPTIONS_ERROR;
+			options->history = true;
+			break;
+		case OPT_NO_PROGRESS:
+			options->progress = false;
+			break;
 		case 'q':
 			options->quiet = true;
 			break;
@@ -351,7 +469,16 @@ check_options_parse(int argc, char **argv, struct check_options *options)
 	}
 	options->targets = argv + optind;
 	options->target_count = argc - optind;
-	if (options->target_count == 0) {
+	if (!options->retry_queue_set)
+		options->retry_queue = options->concurrency * 4;
+	if (options->history) {
+		if (options->db_url == NULL) {
+			fprintf(stderr, "relayguard check: --since reads the store: give --db too\n");
+			return CHECK_OPTIONS_ERROR;
+		}
+		return CHECK_OPTIONS_OK;
+	}
+	if (options->target_count == 0 && options->file_count == 0) {
 		fprintf(stderr, "relayguard check: no target given\n");
 		check_options_usage(stderr);
 		return CHECK_OPTIONS_ERROR;

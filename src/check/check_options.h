@@ -9,6 +9,8 @@
 
 #include "check/result.h"
 
+#define CHECK_OPTIONS_FILES_MAX 64
+
 struct check_options {
 	uint16_t port;
 	const char *dns_server;
@@ -38,6 +40,18 @@ struct check_options {
 	bool verbose;
 	char **targets;
 	int target_count;
+	char *files[CHECK_OPTIONS_FILES_MAX]; /* -f FILE, repeatable; "-" is standard input */
+	size_t file_count;
+	uint64_t max_targets;     /* largest CIDR range accepted */
+	unsigned shard_index;     /* --shard K/N: 1..N */
+	unsigned shard_count;
+	unsigned rate;            /* new connections per second, 0 = unlimited */
+	unsigned retry_queue;     /* greylisted targets parked at once */
+	bool retry_queue_set;
+	const char *db_url;       /* --db: SQLite file or postgresql:// URL */
+	bool history;             /* --since given: show stored results, contact nothing */
+	int64_t since;            /* unix seconds */
+	bool progress;            /* live status line on stderr */
 };
 
 enum check_options_status {

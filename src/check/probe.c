@@ -95,6 +95,8 @@ struct probe {
 	bool starttls_offered;
 	bool transaction_open;   /* MAIL was sent since the last RSET */
 	bool names_known;        /* H and T were derived */
+	bool connect_slot;       /* a --rate slot is reserved: connect without asking again */
+	bool parked;             /* waiting for a greylist retry outside the concurrency limit */
 	struct session_summary session;
 
 	/* the test being run */
@@ -115,7 +117,8 @@ static void probe_connection_lost(struct probe *probe, const char *why);
 
 /* ---- transcript -------------------------------------------------------------------- */
 
-/* sanitise - copy text into out keeping printable ASCII; other bytes become \xNN. */
+/* sanitise - copy text into out keeping printable ASCII and line breaks (the '\n' that
+ * joins a multi-line reply); other bytes become \xNN. */
 static void
 sanitise(const char *text, size_t length, char *out, size_t out_size)
 {
@@ -123,7 +126,7 @@ sanitise(const char *text, size_t length, char *out, size_t out_size)
 
 	for (size_t i = 0; i < length && used + 5 < out_size; i++) {
 		unsigned char c = (unsigned char)text[i];
-		if (c >= 0x20 && c < 0x7f) {
+		if ((c >= 0x20 && c < 0x7f) || c == '\n') {
 			out[used++] = (char)c;
 		} else {
 			snprintf(out + used, out_size - used, "\\x%02x", c);
@@ -352,6 +355,7 @@ render_addresses(struct probe *probe, size_t i)
 	const struct probe_config *config = probe->config;
 	struct test_result *test = &probe->result->tests[i];
 	char mailbox[BATTERY_ADDRESS_MAX];
+	char path[BATTERY_ADDRESS_MAX + 2];
 	struct battery_values values = {
 		.sender_local = config->sender_local,
 		.recipient_local = config->confirm ? test->token : config->recipient_local,
@@ -367,11 +371,13 @@ render_addresses(struct probe *probe, size_t i)
 	};
 
 	if (battery_render(test->test->mail_form, &values, mailbox, sizeof(mailbox)) < 0 ||
-	    smtp_path_write(test->mail_from, sizeof(test->mail_from), mailbox) < 0)
+	    smtp_path_write(path, sizeof(path), mailbox) < 0)
 		fatal("event=battery_render_failed id=%s", test->test->id);
+	test->mail_from = xstrdup(path);
 	if (battery_render(test->test->rcpt_form, &values, mailbox, sizeof(mailbox)) < 0 ||
-	    smtp_path_write(test->rcpt_to, sizeof(test->rcpt_to), mailbox) < 0)
+	    smtp_path_write(path, sizeof(path), mailbox) < 0)
 		fatal("event=battery_render_failed id=%s", test->test->id);
+	test->rcpt_to = xstrdup(path);
 }
 
 /* ---- the message ------------------------------------------------------------------- */
@@ -539,6 +545,16 @@ probe_connect(struct probe *probe)
 	struct sockaddr_storage address;
 	const struct check_target *target = &probe->result->target;
 
+	if (probe->config->connect_delay != NULL && !probe->connect_slot) {
+		uint64_t wait = probe->config->connect_delay(probe->config->connect_delay_arg);
+		if (wait > 0) {
+			probe->connect_slot = true;
+			probe->state = PS_WAIT_RECONNECT;
+			timer_arm(probe, wait);
+			return;
+		}
+	}
+	probe->connect_slot = false;
 	if (probe->connections >= PROBE_MAX_CONNECTIONS) {
 		snprintf(probe->failure, sizeof(probe->failure),
 		    "gave up after %u connections", probe->connections);
@@ -732,6 +748,22 @@ probe_next_test(struct probe *probe)
 		}
 		return;
 	}
+	if (soonest_retry != 0 && probe->config->park != NULL && !probe->parked) {
+		if (!probe->config->park(probe->done_arg, true)) {
+			/* The retry queue is full: these tests stay deferred, the rest goes on. */
+			transcript_info(probe, "retry queue full: deferred tests are not retried");
+			for (size_t i = 0; i < probe->result->test_count; i++) {
+				if (probe->result->tests[i].selected && !probe->progress[i].final) {
+					probe->progress[i].final = true;
+					probe->result->tests[i].error =
+					    "temporary failure (4xx); retry queue full";
+				}
+			}
+			probe_next_test(probe);
+			return;
+		}
+		probe->parked = true;
+	}
 	if (soonest_retry != 0) {
 		probe->state = PS_WAIT_RECONNECT;
 		timer_arm(probe, soonest_retry > now ? soonest_retry - now : 0);
@@ -821,7 +853,7 @@ greeting_done(struct probe *probe, const char *greeting, const struct smtp_reply
 		derive_names(probe);
 	/* Render every test's addresses once H and T are known. */
 	for (size_t i = 0; i < result->test_count; i++)
-		if (result->tests[i].mail_from[0] == '\0')
+		if (result->tests[i].mail_from == NULL)
 			render_addresses(probe, i);
 	if (!probe->tls_active && probe->starttls_offered && probe->config->starttls_allowed &&
 	    !probe->tls_failed) {
@@ -911,6 +943,13 @@ probe_handle_reply(struct probe *probe, const struct smtp_reply *reply)
 	case PS_MAIL:
 		record_reply(probe, "MAIL", reply);
 		test->stage = STAGE_MAIL;
+		if (klass == 2 && (test->test->flags & BATTERY_RCPT_DESPITE_MAIL_REFUSAL)) {
+			/* X03 tests servers that ignore their own MAIL refusal; this one accepted. */
+			test_conclude(probe, OUTCOME_NOT_APPLICABLE, STAGE_MAIL,
+			    "MAIL was accepted, so the trick does not apply");
+			probe_next_test(probe);
+			return;
+		}
 		if (klass == 2) {
 			send_line(probe, PS_RCPT, "RCPT TO:%s", test->rcpt_to);
 			return;
@@ -1061,6 +1100,16 @@ connection_readable(struct bufferevent *connection, void *arg)
 
 /* ---- timers ------------------------------------------------------------------------ */
 
+/* unpark - a parked probe wakes up and counts against the concurrency limit again. */
+static void
+unpark(struct probe *probe)
+{
+	if (!probe->parked)
+		return;
+	probe->parked = false;
+	probe->config->park(probe->done_arg, false);
+}
+
 static void
 timer_fired(evutil_socket_t fd, short what, void *arg)
 {
@@ -1070,6 +1119,7 @@ timer_fired(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	switch (probe->state) {
 	case PS_WAIT_RECONNECT:
+		unpark(probe);
 		probe->state = PS_IDLE;
 		probe_next_test(probe);
 		return;
@@ -1148,7 +1198,8 @@ probe_start(struct event_base *base, const struct probe_config *config,
 	probe->result = result;
 	probe->done = done;
 	probe->done_arg = arg;
-	probe->reply = xmalloc(sizeof(*probe->reply));
+	probe->reply = config->scratch_reply ? config->scratch_reply
+					     : xmalloc(sizeof(*probe->reply));
 	probe->current = BATTERY_SIZE;
 	probe->started_ms = event_loop_now_ms();
 	probe->session.confirm = config->confirm;
@@ -1225,7 +1276,8 @@ probe_free(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	free(probe->reply);
+	if (probe->reply != probe->config->scratch_reply)
+		free(probe->reply);
 	free(probe);
 }
 
@@ -1237,6 +1289,7 @@ probe_finish(struct probe *probe)
 
 	if (probe->state == PS_DONE)
 		return;
+	unpark(probe);
 	close_connection(probe);
 	probe->state = PS_DONE;
 	event_free(probe->timer);

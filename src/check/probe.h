@@ -12,6 +12,7 @@
 
 struct event_base;
 struct probe;
+struct smtp_reply;
 
 struct probe_config {
 	const char *helo_name;
@@ -32,6 +33,17 @@ struct probe_config {
 	unsigned greylist_retries;
 	uint64_t confirm_wait_ms;
 	bool selected[BATTERY_SIZE];
+	/* Optional: reserve a slot for a new connection (--rate); returns the milliseconds to
+	 * wait before connecting (0 = now). */
+	uint64_t (*connect_delay)(void *arg);
+	void *connect_delay_arg;
+	/* Optional: before waiting for a greylisting retry a probe asks to park (true when
+	 * allowed: the retry queue has room) and says when it wakes (parking false).
+	 * done_arg is the probe's done argument. */
+	bool (*park)(void *done_arg, bool parking);
+	/* Optional: one reply buffer shared by every probe of the loop (replies are handled
+	 * before the next read); saves 8 KiB per conversation. */
+	struct smtp_reply *scratch_reply;
 };
 
 /* Called once when the probe has finished; the result now belongs to the callee.

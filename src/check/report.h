@@ -10,6 +10,10 @@
 
 /* report_json_write - one JSON object on one line for one target. */
 void report_json_write(FILE *out, const struct target_result *result);
+/* report_json_text - the same object as a string (free() it). */
+char *report_json_text(const struct target_result *result);
+/* report_json_replies - one test's replies as a JSON array string (free() it). */
+char *report_json_replies(const struct test_result *test);
 /* report_text_table - the table, one row per target, in the order given. */
 void report_text_table(FILE *out, struct target_result *const *results, size_t count,
     bool colour);

@@ -66,8 +66,8 @@ transcript_json(const struct target_result *result)
 	return lines;
 }
 
-void
-report_json_write(FILE *out, const struct target_result *result)
+char *
+report_json_text(const struct target_result *result)
 {
 	const struct check_target *target = &result->target;
 	json_t *object = json_object();
@@ -130,8 +130,32 @@ report_json_write(FILE *out, const struct target_result *result)
 	char *text = json_dumps(object, JSON_COMPACT | JSON_ENSURE_ASCII);
 	if (text == NULL)
 		fatal("event=json_dumps_failed");
+	json_decref(object);
+	return text;
+}
+
+void
+report_json_write(FILE *out, const struct target_result *result)
+{
+	char *text = report_json_text(result);
+
 	fprintf(out, "%s\n", text);
 	fflush(out);
 	free(text);
-	json_decref(object);
+}
+
+char *
+report_json_replies(const struct test_result *test)
+{
+	json_t *replies = json_array();
+
+	for (size_t r = 0; r < test->reply_count; r++)
+		json_array_append_new(replies, json_pack("{s:s, s:i, s:s}", "command",
+		    test->replies[r].command, "code", test->replies[r].code, "text",
+		    test->replies[r].text));
+	char *text = json_dumps(replies, JSON_COMPACT | JSON_ENSURE_ASCII);
+	if (text == NULL)
+		fatal("event=json_dumps_failed");
+	json_decref(replies);
+	return text;
 }

@@ -45,6 +45,7 @@ outcome_name(enum test_outcome outcome)
 	case OUTCOME_DELIVERED: return "delivered";
 	case OUTCOME_NOT_DELIVERED: return "not-delivered";
 	case OUTCOME_ERROR: return "error";
+	case OUTCOME_NOT_APPLICABLE: return "not-applicable";
 	}
 	return "unknown";
 }
@@ -65,9 +66,12 @@ result_free(struct target_result *result)
 	free(result->ehlo);
 	for (size_t i = 0; i < result->note_count; i++)
 		free(result->notes[i]);
-	for (size_t i = 0; i < result->test_count; i++)
+	for (size_t i = 0; i < result->test_count; i++) {
+		free(result->tests[i].mail_from);
+		free(result->tests[i].rcpt_to);
 		for (size_t r = 0; r < result->tests[i].reply_count; r++)
 			free(result->tests[i].replies[r].text);
+	}
 	for (size_t i = 0; i < result->transcript_count; i++)
 		free(result->transcript[i].text);
 	free(result->transcript);

@@ -45,6 +45,7 @@ enum test_outcome {
 	OUTCOME_DELIVERED,     /* the probe token reached our receiver */
 	OUTCOME_NOT_DELIVERED, /* accepted, never arrived within --confirm-wait */
 	OUTCOME_ERROR,         /* timeout, drop, garbage, TLS or AUTH required */
+	OUTCOME_NOT_APPLICABLE,/* the trick's premise did not hold (X03: MAIL was accepted) */
 };
 
 enum depth {
@@ -61,8 +62,8 @@ struct test_reply {
 struct test_result {
 	const struct battery_test *test;
 	bool selected;
-	char mail_from[BATTERY_ADDRESS_MAX + 2]; /* with < > */
-	char rcpt_to[BATTERY_ADDRESS_MAX + 2];
+	char *mail_from;  /* the path sent, with < >; NULL until the test was rendered */
+	char *rcpt_to;
 	char token[RESULT_TOKEN_SIZE];
 	enum test_outcome outcome;
 	enum stage stage;

@@ -313,7 +313,7 @@ class Fake:
     name = "secure"
     allowed_tricks = frozenset()   # outermost routing trick classes this fake relays
     advertise_starttls = False
-    split_replies = False          # write multi-line replies in pieces, across several reads
+    split_replies = False          # write each reply line in two pieces (several reads)
 
     def __init__(self, address, port, options, log):
         self.address = address

@@ -1,0 +1,761 @@
+/* store_postgresql.c - the PostgreSQL store backend (libpq): one database shared by many nodes
+ * and the receiver. Reached only through store.c's table; values always travel as parameters. */
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "core/store_backend.h"
+
+/* Advisory lock key held while migrating, so that nodes starting together migrate once
+ * ("relaygrd" in ASCII). */
+#define PGSQL_STORE_MIGRATION_LOCK "8243113858876011108"
+/* Most parameters of any statement below (the result insert has 18). */
+#define PGSQL_STORE_PARAMS_MAX 20
+/* Room for a signed 64-bit integer in decimal, its sign and the NUL. */
+#define PGSQL_STORE_INT64_TEXT_SIZE 24
+/* Longest server message copied into err before cleaning. */
+#define PGSQL_STORE_MESSAGE_MAX 512
+
+/* Migration N is pgsql_migrations[N - 1]; same tables as SQLite, PostgreSQL types. Append new
+ * versions; never edit a published one. */
+static const char *const pgsql_migrations[] = {
+	/* 1: runs, results, tests (with their probe tokens), arrivals */
+	"CREATE TABLE runs ("
+	"  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+	"  command TEXT NOT NULL,"
+	"  version TEXT NOT NULL,"
+	"  node TEXT NOT NULL,"
+	"  shard TEXT,"
+	"  started_at BIGINT NOT NULL,"
+	"  finished_at BIGINT,"
+	"  status TEXT NOT NULL DEFAULT 'running'"
+	"    CHECK (status IN ('running', 'finished', 'interrupted')));"
+	"CREATE TABLE results ("
+	"  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+	"  run_id BIGINT NOT NULL REFERENCES runs (id),"
+	"  target TEXT NOT NULL,"
+	"  address TEXT,"
+	"  port INTEGER NOT NULL,"
+	"  family TEXT,"
+	"  mx_host TEXT,"
+	"  mx_preference INTEGER,"
+	"  mail_domain TEXT,"
+	"  banner TEXT,"
+	"  software TEXT,"
+	"  software_version TEXT,"
+	"  verdict TEXT NOT NULL"
+	"    CHECK (verdict IN ('open', 'suspect', 'closed', 'inconclusive', 'unreachable')),"
+	"  stage TEXT,"
+	"  reason TEXT,"
+	"  tricks TEXT NOT NULL DEFAULT '',"
+	"  started_at BIGINT NOT NULL,"
+	"  elapsed_ms BIGINT NOT NULL,"
+	"  report_json TEXT,"
+	"  verdict_before TEXT,"
+	"  stage_before TEXT,"
+	"  upgraded_at BIGINT);"
+	"CREATE INDEX results_address ON results (address, started_at);"
+	"CREATE INDEX results_target ON results (target, started_at);"
+	"CREATE INDEX results_started ON results (started_at);"
+	"CREATE INDEX results_run ON results (run_id);"
+	"CREATE TABLE tests ("
+	"  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+	"  result_id BIGINT NOT NULL REFERENCES results (id) ON DELETE CASCADE,"
+	"  test_id TEXT NOT NULL,"
+	"  outcome TEXT NOT NULL,"
+	"  stage TEXT,"
+	"  mail_from TEXT,"
+	"  rcpt_to TEXT,"
+	"  replies_json TEXT,"
+	"  attempts INTEGER NOT NULL,"
+	"  elapsed_ms BIGINT NOT NULL,"
+	"  token TEXT UNIQUE,"
+	"  delivered_at BIGINT);"
+	"CREATE INDEX tests_result ON tests (result_id);"
+	"CREATE TABLE arrivals ("
+	"  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+	"  token TEXT NOT NULL,"
+	"  peer TEXT,"
+	"  mail_from TEXT,"
+	"  rcpt_to TEXT,"
+	"  arrived_at BIGINT NOT NULL,"
+	"  result_id BIGINT REFERENCES results (id) ON DELETE SET NULL,"
+	"  test_id TEXT);"
+	"CREATE INDEX arrivals_token ON arrivals (token);"
+	"CREATE INDEX arrivals_arrived ON arrivals (arrived_at);",
+};
+
+_Static_assert(sizeof(pgsql_migrations) / sizeof(pgsql_migrations[0]) == STORE_SCHEMA_VERSION,
+    "one PostgreSQL migration per schema version");
+
+#define PGSQL_HISTORY_COLUMNS \
+	"SELECT id, run_id, target, address, port, verdict, stage, tricks, reason, " \
+	"started_at, software, report_json FROM results "
+
+static const char PGSQL_RUN_BEGIN[] = "INSERT INTO runs (command, version, node, shard, "
+    "started_at) VALUES ($1, $2, $3, $4, $5) RETURNING id";
+static const char PGSQL_RUN_END[] = "UPDATE runs SET finished_at = $1, status = $2 WHERE id = $3";
+static const char PGSQL_RESULT_ADD[] = "INSERT INTO results (run_id, target, address, port, "
+    "family, mx_host, mx_preference, mail_domain, banner, software, software_version, "
+    "verdict, stage, reason, tricks, started_at, elapsed_ms, report_json) VALUES ($1, $2, $3, "
+    "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id";
+static const char PGSQL_TEST_ADD[] = "INSERT INTO tests (result_id, test_id, outcome, stage, "
+    "mail_from, rcpt_to, replies_json, attempts, elapsed_ms, token) VALUES ($1, $2, $3, $4, "
+    "$5, $6, $7, $8, $9, $10)";
+/* FOR UPDATE: two receivers seeing tokens of one result upgrade it one after the other. */
+static const char PGSQL_TOKEN_FIND[] = "SELECT t.result_id, t.test_id, r.verdict, r.stage, "
+    "r.tricks, r.verdict_before, r.stage_before FROM tests t JOIN results r "
+    "ON r.id = t.result_id WHERE t.token = $1 FOR UPDATE OF r";
+static const char PGSQL_RESULT_UPGRADE[] = "UPDATE results SET verdict = $1, stage = $2, "
+    "tricks = $3, verdict_before = $4, stage_before = $5, "
+    "upgraded_at = COALESCE(upgraded_at, $6) WHERE id = $7";
+static const char PGSQL_TEST_DELIVERED[] = "UPDATE tests SET outcome = $1, stage = $2, "
+    "delivered_at = COALESCE(delivered_at, $3) WHERE token = $4";
+static const char PGSQL_ARRIVAL_ADD[] = "INSERT INTO arrivals (token, peer, mail_from, rcpt_to, "
+    "arrived_at, result_id, test_id) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+/* LIMIT NULL is PostgreSQL's "no limit". */
+static const char PGSQL_HISTORY_MATCH[] = PGSQL_HISTORY_COLUMNS
+    "WHERE (address = $1 OR target = $2) AND started_at >= $3 "
+    "ORDER BY started_at DESC, id DESC LIMIT $4";
+static const char PGSQL_HISTORY_ALL[] = PGSQL_HISTORY_COLUMNS
+    "WHERE started_at >= $1 ORDER BY started_at DESC, id DESC LIMIT $2";
+
+struct pgsql_store {
+	PGconn *conn;
+};
+
+/* Parameters of one statement, in order; text made valid UTF-8, integers in decimal. */
+struct pgsql_params {
+	int count;
+	const char *values[PGSQL_STORE_PARAMS_MAX];
+	char numbers[PGSQL_STORE_PARAMS_MAX][PGSQL_STORE_INT64_TEXT_SIZE];
+	char *owned[PGSQL_STORE_PARAMS_MAX];
+};
+
+/* pgsql_params_slot - the next free parameter; more than PGSQL_STORE_PARAMS_MAX is our bug. */
+static int
+pgsql_params_slot(struct pgsql_params *params)
+{
+	if (params->count >= PGSQL_STORE_PARAMS_MAX)
+		fatal("store=postgresql error=\"more than %d parameters\"", PGSQL_STORE_PARAMS_MAX);
+	return params->count++;
+}
+
+/* pgsql_param_text - add a text parameter (NULL is SQL NULL). */
+static void
+pgsql_param_text(struct pgsql_params *params, const char *text)
+{
+	int slot = pgsql_params_slot(params);
+
+	params->values[slot] = store_text_clean(text, &params->owned[slot]);
+}
+
+/* pgsql_param_int64 - add an integer parameter. */
+static void
+pgsql_param_int64(struct pgsql_params *params, int64_t value)
+{
+	int slot = pgsql_params_slot(params);
+
+	snprintf(params->numbers[slot], sizeof(params->numbers[slot]), "%lld",
+	    (long long)value);
+	params->values[slot] = params->numbers[slot];
+	params->owned[slot] = NULL;
+}
+
+/* pgsql_param_null - add a NULL parameter. */
+static void
+pgsql_param_null(struct pgsql_params *params)
+{
+	int slot = pgsql_params_slot(params);
+
+	params->values[slot] = NULL;
+	params->owned[slot] = NULL;
+}
+
+/* pgsql_params_free - free the cleaned copies of text parameters. */
+static void
+pgsql_params_free(struct pgsql_params *params)
+{
+	for (int i = 0; i < params->count; i++)
+		free(params->owned[i]);
+	params->count = 0;
+}
+
+/* pgsql_message_copy - a libpq message on one line: newlines and tabs become spaces, the
+ * trailing ones go. */
+static void
+pgsql_message_copy(const char *message, char *out, size_t out_size)
+{
+	size_t used = 0;
+
+	if (out_size == 0)
+		return;
+	for (size_t i = 0; message[i] != '\0' && used + 1 < out_size; i++) {
+		char c = message[i];
+		out[used++] = (c == '\n' || c == '\t' || c == '\r') ? ' ' : c;
+	}
+	while (used > 0 && out[used - 1] == ' ')
+		used--;
+	out[used] = '\0';
+}
+
+/* pgsql_fail - "postgresql store: what: message" into err; returns -1. */
+static int
+pgsql_fail(const char *what, const char *message, char *err, size_t err_size)
+{
+	char line[PGSQL_STORE_MESSAGE_MAX];
+
+	pgsql_message_copy(message != NULL ? message : "unknown error", line, sizeof(line));
+	return store_fail(err, err_size, "postgresql store: %s: %s", what, line);
+}
+
+/* pgsql_result_message - the server's primary message for a failed result, else the
+ * connection's. */
+static const char *
+pgsql_result_message(PGconn *conn, const PGresult *result)
+{
+	const char *primary = NULL;
+
+	if (result != NULL)
+		primary = PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY);
+	if (primary != NULL)
+		return primary;
+	return PQerrorMessage(conn);
+}
+
+/* pgsql_exec - run sql with params and expect the given status; the result to PQclear, or
+ * NULL with err set. */
+static PGresult *
+pgsql_exec(struct pgsql_store *store, const char *sql, const struct pgsql_params *params,
+    ExecStatusType expect, const char *what, char *err, size_t err_size)
+{
+	PGresult *result;
+
+	if (params != NULL)
+		result = PQexecParams(store->conn, sql, params->count, NULL, params->values,
+		    NULL, NULL, 0);
+	else
+		result = PQexec(store->conn, sql);
+	if (result != NULL && PQresultStatus(result) == expect)
+		return result;
+	pgsql_fail(what, pgsql_result_message(store->conn, result), err, err_size);
+	PQclear(result);
+	return NULL;
+}
+
+/* pgsql_command - run sql that returns no rows. */
+static int
+pgsql_command(struct pgsql_store *store, const char *sql, const struct pgsql_params *params,
+    const char *what, char *err, size_t err_size)
+{
+	PGresult *result = pgsql_exec(store, sql, params, PGRES_COMMAND_OK, what, err, err_size);
+
+	if (result == NULL)
+		return -1;
+	PQclear(result);
+	return 0;
+}
+
+/* pgsql_rollback - abandon the open transaction; the error already in err stays. */
+static void
+pgsql_rollback(struct pgsql_store *store)
+{
+	char err[PGSQL_STORE_MESSAGE_MAX];
+
+	if (PQtransactionStatus(store->conn) == PQTRANS_IDLE)
+		return;
+	if (pgsql_command(store, "ROLLBACK", NULL, "rollback", err, sizeof(err)) != 0)
+		log_warn("store=postgresql event=rollback-failed error=\"%s\"", err);
+}
+
+/* pgsql_int64 - a column parsed as a signed integer (0 for NULL, which callers never ask). */
+static int64_t
+pgsql_int64(const PGresult *result, int row, int column)
+{
+	if (PQgetisnull(result, row, column))
+		return 0;
+	return strtoll(PQgetvalue(result, row, column), NULL, 10);
+}
+
+/* pgsql_text - a column as text, NULL for SQL NULL. */
+static const char *
+pgsql_text(const PGresult *result, int row, int column)
+{
+	if (PQgetisnull(result, row, column))
+		return NULL;
+	return PQgetvalue(result, row, column);
+}
+
+/* pgsql_notice - server notices ("relation exists, skipping") go to the debug log, never to
+ * stderr. */
+static void
+pgsql_notice(void *arg, const char *message)
+{
+	char line[PGSQL_STORE_MESSAGE_MAX];
+
+	(void)arg;
+	pgsql_message_copy(message, line, sizeof(line));
+	log_debug("store=postgresql notice=\"%s\"", line);
+}
+
+/* pgsql_connected - make sure the connection is up; a broken one is reset once (a long-lived
+ * receiver survives a server restart). */
+static int
+pgsql_connected(struct pgsql_store *store, char *err, size_t err_size)
+{
+	if (PQstatus(store->conn) == CONNECTION_OK)
+		return 0;
+	log_warn("store=postgresql event=reconnect");
+	PQreset(store->conn);
+	if (PQstatus(store->conn) != CONNECTION_OK)
+		return pgsql_fail("reconnect", PQerrorMessage(store->conn), err, err_size);
+	return 0;
+}
+
+/* pgsql_migrate_locked - inside the migration transaction and lock: refuse a newer schema,
+ * apply what is missing. */
+static int
+pgsql_migrate_locked(struct pgsql_store *store, char *err, size_t err_size)
+{
+	PGresult *result;
+	int64_t current;
+
+	if (pgsql_command(store, "CREATE TABLE IF NOT EXISTS schema_version ("
+	    "version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)", NULL,
+	    "schema_version", err, err_size) != 0)
+		return -1;
+	result = pgsql_exec(store, "SELECT COALESCE(MAX(version), 0) FROM schema_version", NULL,
+	    PGRES_TUPLES_OK, "schema_version", err, err_size);
+	if (result == NULL)
+		return -1;
+	current = pgsql_int64(result, 0, 0);
+	PQclear(result);
+	if (current > STORE_SCHEMA_VERSION)
+		return store_fail(err, err_size, "store (postgresql database %s on %s) has "
+		    "schema version %lld, newer than the %d this relayguard understands: use a "
+		    "newer relayguard", PQdb(store->conn), PQhost(store->conn),
+		    (long long)current, STORE_SCHEMA_VERSION);
+	for (int version = (int)current + 1; version <= STORE_SCHEMA_VERSION; version++) {
+		struct pgsql_params params = { 0 };
+		char what[32];
+		int status;
+
+		snprintf(what, sizeof(what), "migration %d", version);
+		if (pgsql_command(store, pgsql_migrations[version - 1], NULL, what, err,
+		    err_size) != 0)
+			return -1;
+		pgsql_param_int64(&params, version);
+		pgsql_param_int64(&params, (int64_t)time(NULL));
+		status = pgsql_command(store, "INSERT INTO schema_version (version, applied_at) "
+		    "VALUES ($1, $2)", &params, what, err, err_size);
+		pgsql_params_free(&params);
+		if (status != 0)
+			return -1;
+		log_info("store=postgresql event=migrated version=%d", version);
+	}
+	return 0;
+}
+
+/* pgsql_migrate - bring the schema to STORE_SCHEMA_VERSION under an advisory lock, in one
+ * transaction: nodes that start together wait for the first one. */
+static int
+pgsql_migrate(struct pgsql_store *store, char *err, size_t err_size)
+{
+	PGresult *result;
+
+	if (pgsql_command(store, "BEGIN", NULL, "begin migration", err, err_size) != 0)
+		return -1;
+	result = pgsql_exec(store, "SELECT pg_advisory_xact_lock(" PGSQL_STORE_MIGRATION_LOCK ")",
+	    NULL, PGRES_TUPLES_OK, "migration lock", err, err_size);
+	if (result == NULL) {
+		pgsql_rollback(store);
+		return -1;
+	}
+	PQclear(result);
+	if (pgsql_migrate_locked(store, err, err_size) != 0 ||
+	    pgsql_command(store, "COMMIT", NULL, "commit migration", err, err_size) != 0) {
+		pgsql_rollback(store);
+		return -1;
+	}
+	return 0;
+}
+
+static void pgsql_close(void *impl);
+static int pgsql_run_begin(void *impl, const struct store_run *run, int64_t *run_id,
+    char *err, size_t err_size);
+static int pgsql_run_end(void *impl, int64_t run_id, int64_t finished_at, const char *status,
+    char *err, size_t err_size);
+static int pgsql_result_add(void *impl, int64_t run_id, const struct store_result *result,
+    int64_t *result_id, char *err, size_t err_size);
+static int pgsql_arrival_record(void *impl, const struct store_arrival *arrival, bool *matched,
+    char *err, size_t err_size);
+static int pgsql_history(void *impl, const struct store_query *query, store_history_fn fn,
+    void *arg, char *err, size_t err_size);
+
+static const struct store_ops pgsql_ops = {
+	.name = "postgresql",
+	.close = pgsql_close,
+	.run_begin = pgsql_run_begin,
+	.run_end = pgsql_run_end,
+	.result_add = pgsql_result_add,
+	.arrival_record = pgsql_arrival_record,
+	.history = pgsql_history,
+};
+
+/* store_postgresql_open - check the URL, connect (UTF-8, quiet notices), migrate. */
+int
+store_postgresql_open(const char *url, const struct store_ops **ops, void **impl,
+    char *err, size_t err_size)
+{
+	static const char *const keywords[] = {
+		"dbname", "fallback_application_name", "client_encoding", NULL,
+	};
+	const char *values[] = { url, "relayguard", "UTF8", NULL };
+	PQconninfoOption *options;
+	char *message = NULL;
+	struct pgsql_store *store;
+
+	/* Parse first: a malformed URL gets its own message and never reaches the network. */
+	options = PQconninfoParse(url, &message);
+	if (options == NULL) {
+		pgsql_fail("bad URL", message != NULL ? message : "out of memory", err, err_size);
+		PQfreemem(message);
+		return -1;
+	}
+	PQconninfoFree(options);
+
+	store = xcalloc(1, sizeof(*store));
+	store->conn = PQconnectdbParams(keywords, values, 1);
+	if (store->conn == NULL)
+		fatal("store=postgresql error=\"out of memory\"");
+	if (PQstatus(store->conn) != CONNECTION_OK) {
+		pgsql_fail("cannot connect", PQerrorMessage(store->conn), err, err_size);
+		pgsql_close(store);
+		return -1;
+	}
+	PQsetNoticeProcessor(store->conn, pgsql_notice, NULL);
+	if (pgsql_migrate(store, err, err_size) != 0) {
+		pgsql_close(store);
+		return -1;
+	}
+	*ops = &pgsql_ops;
+	*impl = store;
+	return 0;
+}
+
+/* pgsql_close - end the session and free the store. */
+static void
+pgsql_close(void *impl)
+{
+	struct pgsql_store *store = impl;
+
+	PQfinish(store->conn);
+	free(store);
+}
+
+/* pgsql_run_begin - insert a run in state "running". */
+static int
+pgsql_run_begin(void *impl, const struct store_run *run, int64_t *run_id,
+    char *err, size_t err_size)
+{
+	struct pgsql_store *store = impl;
+	struct pgsql_params params = { 0 };
+	PGresult *result;
+
+	if (pgsql_connected(store, err, err_size) != 0)
+		return -1;
+	pgsql_param_text(&params, run->command);
+	pgsql_param_text(&params, run->version);
+	pgsql_param_text(&params, run->node);
+	pgsql_param_text(&params, store_text_or_null(run->shard));
+	pgsql_param_int64(&params, run->started_at);
+	result = pgsql_exec(store, PGSQL_RUN_BEGIN, &params, PGRES_TUPLES_OK, "run begin", err,
+	    err_size);
+	pgsql_params_free(&params);
+	if (result == NULL)
+		return -1;
+	*run_id = pgsql_int64(result, 0, 0);
+	PQclear(result);
+	return 0;
+}
+
+/* pgsql_run_end - set the end time and status of an existing run. */
+static int
+pgsql_run_end(void *impl, int64_t run_id, int64_t finished_at, const char *status,
+    char *err, size_t err_size)
+{
+	struct pgsql_store *store = impl;
+	struct pgsql_params params = { 0 };
+	PGresult *result;
+	bool changed;
+
+	if (pgsql_connected(store, err, err_size) != 0)
+		return -1;
+	pgsql_param_int64(&params, finished_at);
+	pgsql_param_text(&params, status);
+	pgsql_param_int64(&params, run_id);
+	result = pgsql_exec(store, PGSQL_RUN_END, &params, PGRES_COMMAND_OK, "run end", err,
+	    err_size);
+	pgsql_params_free(&params);
+	if (result == NULL)
+		return -1;
+	changed = strcmp(PQcmdTuples(result), "0") != 0;
+	PQclear(result);
+	if (!changed)
+		return store_fail(err, err_size, "postgresql store: run end: no run %lld",
+		    (long long)run_id);
+	return 0;
+}
+
+/* pgsql_test_add - insert one test row of result_id (inside the result's transaction). */
+static int
+pgsql_test_add(struct pgsql_store *store, int64_t result_id, const struct store_test *test,
+    char *err, size_t err_size)
+{
+	struct pgsql_params params = { 0 };
+	int status;
+
+	pgsql_param_int64(&params, result_id);
+	pgsql_param_text(&params, test->test_id);
+	pgsql_param_text(&params, test->outcome);
+	pgsql_param_text(&params, test->stage);
+	pgsql_param_text(&params, test->mail_from);
+	pgsql_param_text(&params, test->rcpt_to);
+	pgsql_param_text(&params, test->replies_json);
+	pgsql_param_int64(&params, test->attempts);
+	pgsql_param_int64(&params, test->elapsed_ms);
+	pgsql_param_text(&params, store_text_or_null(test->token));
+	status = pgsql_command(store, PGSQL_TEST_ADD, &params, "test add", err, err_size);
+	pgsql_params_free(&params);
+	return status;
+}
+
+/* pgsql_result_add_locked - the inserts of store_result_add, inside its transaction. */
+static int
+pgsql_result_add_locked(struct pgsql_store *store, int64_t run_id,
+    const struct store_result *result, int64_t *result_id, char *err, size_t err_size)
+{
+	struct pgsql_params params = { 0 };
+	PGresult *inserted;
+
+	pgsql_param_int64(&params, run_id);
+	pgsql_param_text(&params, result->target);
+	pgsql_param_text(&params, result->address);
+	pgsql_param_int64(&params, result->port);
+	pgsql_param_text(&params, result->family);
+	pgsql_param_text(&params, result->mx_host);
+	if (result->mx_host != NULL)
+		pgsql_param_int64(&params, result->mx_preference);
+	else
+		pgsql_param_null(&params);
+	pgsql_param_text(&params, result->mail_domain);
+	pgsql_param_text(&params, result->banner);
+	pgsql_param_text(&params, result->software);
+	pgsql_param_text(&params, result->software_version);
+	pgsql_param_text(&params, result->verdict);
+	pgsql_param_text(&params, result->stage);
+	pgsql_param_text(&params, result->reason);
+	pgsql_param_text(&params, result->tricks != NULL ? result->tricks : "");
+	pgsql_param_int64(&params, result->started_at);
+	pgsql_param_int64(&params, result->elapsed_ms);
+	pgsql_param_text(&params, result->report_json);
+	inserted = pgsql_exec(store, PGSQL_RESULT_ADD, &params, PGRES_TUPLES_OK, "result add", err,
+	    err_size);
+	pgsql_params_free(&params);
+	if (inserted == NULL)
+		return -1;
+	*result_id = pgsql_int64(inserted, 0, 0);
+	PQclear(inserted);
+	for (size_t i = 0; i < result->test_count; i++) {
+		if (pgsql_test_add(store, *result_id, &result->tests[i], err, err_size) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* pgsql_result_add - a result and its tests, all or nothing. */
+static int
+pgsql_result_add(void *impl, int64_t run_id, const struct store_result *result,
+    int64_t *result_id, char *err, size_t err_size)
+{
+	struct pgsql_store *store = impl;
+
+	if (pgsql_connected(store, err, err_size) != 0)
+		return -1;
+	if (pgsql_command(store, "BEGIN", NULL, "begin", err, err_size) != 0)
+		return -1;
+	if (pgsql_result_add_locked(store, run_id, result, result_id, err, err_size) != 0 ||
+	    pgsql_command(store, "COMMIT", NULL, "commit", err, err_size) != 0) {
+		pgsql_rollback(store);
+		return -1;
+	}
+	return 0;
+}
+
+/* pgsql_upgrade - mark the token's test delivered and its result open/delivered; owner is the
+ * row PGSQL_TOKEN_FIND returned (locked). */
+static int
+pgsql_upgrade(struct pgsql_store *store, const struct store_arrival *arrival, const PGresult *owner,
+    char *err, size_t err_size)
+{
+	struct store_upgrade plan;
+	struct pgsql_params params = { 0 };
+	char *tricks;
+	int status;
+
+	store_upgrade_plan(pgsql_text(owner, 0, 2), pgsql_text(owner, 0, 3),
+	    pgsql_text(owner, 0, 5), pgsql_text(owner, 0, 6), &plan);
+	tricks = store_tricks_with(pgsql_text(owner, 0, 4), pgsql_text(owner, 0, 1));
+	pgsql_param_text(&params, STORE_VERDICT_CONFIRMED);
+	pgsql_param_text(&params, STORE_STAGE_CONFIRMED);
+	pgsql_param_text(&params, tricks);
+	pgsql_param_text(&params, plan.verdict_before);
+	pgsql_param_text(&params, plan.stage_before);
+	if (plan.verdict_before != NULL)
+		pgsql_param_int64(&params, arrival->arrived_at);
+	else
+		pgsql_param_null(&params);
+	pgsql_param_int64(&params, pgsql_int64(owner, 0, 0));
+	status = pgsql_command(store, PGSQL_RESULT_UPGRADE, &params, "result upgrade", err,
+	    err_size);
+	pgsql_params_free(&params);
+	free(tricks);
+	if (status != 0)
+		return -1;
+
+	pgsql_param_text(&params, STORE_OUTCOME_CONFIRMED);
+	pgsql_param_text(&params, STORE_STAGE_CONFIRMED);
+	pgsql_param_int64(&params, arrival->arrived_at);
+	pgsql_param_text(&params, arrival->token);
+	status = pgsql_command(store, PGSQL_TEST_DELIVERED, &params, "test delivered", err,
+	    err_size);
+	pgsql_params_free(&params);
+	return status;
+}
+
+/* pgsql_arrival_record_locked - the work of store_arrival_record inside its transaction. */
+static int
+pgsql_arrival_record_locked(struct pgsql_store *store, const struct store_arrival *arrival,
+    bool *matched, char *err, size_t err_size)
+{
+	struct pgsql_params params = { 0 };
+	PGresult *owner;
+	int status;
+
+	pgsql_param_text(&params, arrival->token);
+	owner = pgsql_exec(store, PGSQL_TOKEN_FIND, &params, PGRES_TUPLES_OK, "token find", err,
+	    err_size);
+	pgsql_params_free(&params);
+	if (owner == NULL)
+		return -1;
+	*matched = PQntuples(owner) > 0;
+	if (*matched && pgsql_upgrade(store, arrival, owner, err, err_size) != 0) {
+		PQclear(owner);
+		return -1;
+	}
+	pgsql_param_text(&params, arrival->token);
+	pgsql_param_text(&params, arrival->peer);
+	pgsql_param_text(&params, arrival->mail_from);
+	pgsql_param_text(&params, arrival->rcpt_to);
+	pgsql_param_int64(&params, arrival->arrived_at);
+	if (*matched) {
+		pgsql_param_int64(&params, pgsql_int64(owner, 0, 0));
+		pgsql_param_text(&params, pgsql_text(owner, 0, 1));
+	} else {
+		pgsql_param_null(&params);
+		pgsql_param_null(&params);
+	}
+	status = pgsql_command(store, PGSQL_ARRIVAL_ADD, &params, "arrival add", err, err_size);
+	pgsql_params_free(&params);
+	PQclear(owner);
+	return status;
+}
+
+/* pgsql_arrival_record - record an arrival and apply it, all or nothing. */
+static int
+pgsql_arrival_record(void *impl, const struct store_arrival *arrival, bool *matched,
+    char *err, size_t err_size)
+{
+	struct pgsql_store *store = impl;
+
+	if (pgsql_connected(store, err, err_size) != 0)
+		return -1;
+	if (pgsql_command(store, "BEGIN", NULL, "begin", err, err_size) != 0)
+		return -1;
+	if (pgsql_arrival_record_locked(store, arrival, matched, err, err_size) != 0 ||
+	    pgsql_command(store, "COMMIT", NULL, "commit", err, err_size) != 0) {
+		pgsql_rollback(store);
+		*matched = false;
+		return -1;
+	}
+	return 0;
+}
+
+/* pgsql_history_row - hand one fetched row to fn. */
+static void
+pgsql_history_row(const PGresult *result, int i, store_history_fn fn, void *arg)
+{
+	struct store_history_row row = {
+		.result_id = pgsql_int64(result, i, 0),
+		.run_id = pgsql_int64(result, i, 1),
+		.target = pgsql_text(result, i, 2),
+		.address = pgsql_text(result, i, 3),
+		.port = (int)pgsql_int64(result, i, 4),
+		.verdict = pgsql_text(result, i, 5),
+		.stage = pgsql_text(result, i, 6),
+		.tricks = pgsql_text(result, i, 7),
+		.reason = pgsql_text(result, i, 8),
+		.started_at = pgsql_int64(result, i, 9),
+		.software = pgsql_text(result, i, 10),
+		.report_json = pgsql_text(result, i, 11),
+	};
+
+	fn(arg, &row);
+}
+
+/* pgsql_history - stream the matching results row by row (single-row mode: memory stays flat
+ * however long the history) and hand each to fn. */
+static int
+pgsql_history(void *impl, const struct store_query *query, store_history_fn fn, void *arg,
+    char *err, size_t err_size)
+{
+	struct pgsql_store *store = impl;
+	struct pgsql_params params = { 0 };
+	PGresult *result;
+	int sent, status = 0;
+
+	if (pgsql_connected(store, err, err_size) != 0)
+		return -1;
+	if (query->match != NULL) {
+		pgsql_param_text(&params, query->match);
+		pgsql_param_text(&params, query->match);
+	}
+	pgsql_param_int64(&params, query->since);
+	if (query->limit == 0 || query->limit > (size_t)INT64_MAX)
+		pgsql_param_null(&params);
+	else
+		pgsql_param_int64(&params, (int64_t)query->limit);
+	sent = PQsendQueryParams(store->conn, query->match != NULL ? PGSQL_HISTORY_MATCH :
+	    PGSQL_HISTORY_ALL, params.count, NULL, params.values, NULL, NULL, 0);
+	pgsql_params_free(&params);
+	if (!sent)
+		return pgsql_fail("history", PQerrorMessage(store->conn), err, err_size);
+	if (!PQsetSingleRowMode(store->conn))
+		log_warn("store=postgresql event=no-single-row-mode");
+	/* Every result must be read, even after an error, before the connection is usable. */
+	while ((result = PQgetResult(store->conn)) != NULL) {
+		ExecStatusType kind = PQresultStatus(result);
+		if (status == 0 && (kind == PGRES_SINGLE_TUPLE || kind == PGRES_TUPLES_OK)) {
+			for (int i = 0; i < PQntuples(result); i++)
+				pgsql_history_row(result, i, fn, arg);
+		} else if (status == 0) {
+			status = pgsql_fail("history", pgsql_result_message(store->conn, result),
+			    err, err_size);
+		}
+		PQclear(result);
+	}
+	return status;
+}
