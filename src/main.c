@@ -5,6 +5,7 @@
 
 #include "check/check_main.h"
 #include "check/receiver_main.h"
+#include "dnsbl/dnsbl_main.h"
 
 static void
 usage(FILE *out)
@@ -14,6 +15,7 @@ usage(FILE *out)
 	    "\n"
 	    "commands:\n"
 	    "  check TARGET...   test mail servers for open relaying (see relayguard(1))\n"
+	    "  dnsbl [ZONE...]   serve DNS blocklists (see relayguard-dnsbl(8))\n"
 	    "  receiver          record --confirm probe arrivals in the store\n"
 	    "  version           print the version\n"
 	    "  help              print this text\n");
@@ -28,6 +30,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "check") == 0)
 		return check_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "dnsbl") == 0)
+		return dnsbl_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "receiver") == 0)
 		return receiver_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {

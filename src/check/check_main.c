@@ -289,6 +289,7 @@ run_cleanup(struct check_run *run)
 
 	/* The resolver first: it calls back for expansions still pending. */
 	run->closing = true;
+	check_store_unwatch_arrivals(run);
 	if (run->resolver != NULL)
 		resolver_free(run->resolver);
 	if (run->store != NULL && run->store_run_id != 0 &&
@@ -373,6 +374,8 @@ prepare(struct check_run *run, int argc, char **argv)
 			fprintf(stderr, "relayguard check: receiver: %s\n", err);
 			return false;
 		}
+	} else if (run->options.confirm && !check_store_watch_arrivals(run)) {
+		return false;
 	}
 	return true;
 }

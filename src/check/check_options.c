@@ -484,8 +484,9 @@ check_options_parse(int argc, char **argv, struct check_options *options)
 		return CHECK_OPTIONS_ERROR;
 	}
 	if (options->confirm && (options->probe_domain == NULL ||
-	    options->receiver_address == NULL)) {
-		fprintf(stderr, "relayguard check: --confirm needs --probe-domain and --receiver\n");
+	    (options->receiver_address == NULL && options->db_url == NULL))) {
+		fprintf(stderr, "relayguard check: --confirm needs --probe-domain, and --receiver "
+		    "(built-in receiver) or --db (arrivals recorded by relayguard receiver)\n");
 		return CHECK_OPTIONS_ERROR;
 	}
 	if (!options->confirm && (options->probe_domain != NULL ||

@@ -74,6 +74,8 @@ struct check_run {
 	struct check_counts counts;
 	uint64_t started_ms;
 	struct event *progress_timer;
+	struct event *arrival_timer;       /* --confirm with an external receiver: poll the store */
+	int64_t last_arrival_id;
 
 	char receiver_literal4[64];
 	char receiver_literal6[64];
@@ -92,5 +94,9 @@ void progress_stop(struct check_run *run);
 
 /* check_store_result - record one result in the store (--db); logs and goes on on error. */
 void check_store_result(struct check_run *run, const struct target_result *result);
+/* check_store_watch_arrivals - --confirm without --receiver: poll the store once a second
+ * for arrivals recorded by `relayguard receiver`; false (and a message) on a store error. */
+bool check_store_watch_arrivals(struct check_run *run);
+void check_store_unwatch_arrivals(struct check_run *run);
 
 #endif

@@ -1,10 +1,13 @@
 /* check_store.c - records `relayguard check` results in the store (--db): one transaction
  * per target with its tests and tokens, so that late arrivals can upgrade the verdict. */
+#include <event2/event.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check/check_run.h"
 #include "check/report.h"
+#include "core/event_loop.h"
 #include "core/log.h"
 #include "core/netaddr.h"
 #include "core/store.h"
@@ -73,4 +76,53 @@ check_store_result(struct check_run *run, const struct target_result *result)
 	free(report);
 	for (size_t i = 0; i < count; i++)
 		free(replies[i]);
+}
+
+#define ARRIVAL_POLL_MS 1000
+#define ARRIVAL_POLL_BATCH 1000
+
+static void
+arrival_seen(void *arg, const struct store_arrival_row *row)
+{
+	check_run_token_arrived(arg, row->token, row->peer ? row->peer : "?");
+}
+
+/* arrival_poll - hand new arrivals to the probes still waiting for them. */
+static void
+arrival_poll(evutil_socket_t fd, short what, void *arg)
+{
+	struct check_run *run = arg;
+	char err[512];
+
+	(void)fd;
+	(void)what;
+	if (store_arrivals_after(run->store, run->last_arrival_id, ARRIVAL_POLL_BATCH,
+	    arrival_seen, run, &run->last_arrival_id, err, sizeof(err)) != 0)
+		log_error("event=store_failed detail=\"polling arrivals\" error=\"%s\"", err);
+}
+
+bool
+check_store_watch_arrivals(struct check_run *run)
+{
+	char err[512];
+
+	if (store_arrivals_last_id(run->store, &run->last_arrival_id, err, sizeof(err)) != 0) {
+		fprintf(stderr, "relayguard check: --db: %s\n", err);
+		return false;
+	}
+	run->arrival_timer = event_new(run->base, -1, EV_PERSIST, arrival_poll, run);
+	if (run->arrival_timer == NULL)
+		fatal("event=event_new_failed");
+	struct timeval interval = event_loop_timeval(ARRIVAL_POLL_MS);
+	event_add(run->arrival_timer, &interval);
+	return true;
+}
+
+void
+check_store_unwatch_arrivals(struct check_run *run)
+{
+	if (run->arrival_timer == NULL)
+		return;
+	event_free(run->arrival_timer);
+	run->arrival_timer = NULL;
 }

@@ -215,6 +215,45 @@ store_history(struct store *store, const char *match, int64_t since, size_t limi
 	return store->ops->history(store->impl, &query, fn, arg, err, err_size);
 }
 
+/* store_arrivals_after - arrivals recorded after after_id, oldest first, for a poller. */
+int
+store_arrivals_after(struct store *store, int64_t after_id, size_t limit,
+    store_arrival_fn fn, void *arg, int64_t *last_id, char *err, size_t err_size)
+{
+	struct store_arrival_query query = {
+		.after_id = after_id,
+		.limit = limit,
+		.fn = fn,
+		.arg = arg,
+		.last_id = last_id,
+	};
+
+	if (fn == NULL)
+		return store_fail(err, err_size, "store_arrivals_after: no callback");
+	if (last_id == NULL)
+		return store_fail(err, err_size, "store_arrivals_after: no place for the last id");
+	return store->ops->arrivals_after(store->impl, &query, err, err_size);
+}
+
+/* store_arrivals_last_id - where a poller that wants only new arrivals starts. */
+int
+store_arrivals_last_id(struct store *store, int64_t *last_id, char *err, size_t err_size)
+{
+	if (last_id == NULL)
+		return store_fail(err, err_size, "store_arrivals_last_id: no place for the id");
+	return store->ops->arrivals_last_id(store->impl, last_id, err, err_size);
+}
+
+/* store_arrival_deliver - one row to the callback; the poller's position follows it. */
+void
+store_arrival_deliver(const struct store_arrival_query *query,
+    const struct store_arrival_row *row)
+{
+	/* Rows come in id order, so the latest one is the highest seen. */
+	query->fn(query->arg, row);
+	*query->last_id = row->id;
+}
+
 /* store_utf8_sequence_length - length of the valid UTF-8 sequence at text (RFC 3629: no
  * overlongs, no surrogates, nothing above U+10FFFF), or 0 when the byte there starts none. */
 static size_t

@@ -104,4 +104,26 @@ typedef void (*store_history_fn)(void *arg, const struct store_history_row *row)
 int store_history(struct store *store, const char *match, int64_t since, size_t limit,
     store_history_fn fn, void *arg, char *err, size_t err_size);
 
+/* One recorded arrival (matched or not), as store_arrivals_after hands it over. */
+struct store_arrival_row {
+	int64_t id;		/* arrivals.id: increases in the order arrivals were committed */
+	const char *token;
+	const char *peer;	/* may be NULL */
+	const char *mail_from;	/* may be NULL */
+	const char *rcpt_to;	/* may be NULL */
+	int64_t arrived_at;
+};
+
+/* The row and its strings are valid only during the call; fn must not use the store. */
+typedef void (*store_arrival_fn)(void *arg, const struct store_arrival_row *row);
+
+/* store_arrivals_after - arrivals with id > after_id in id order, at most limit (0 = all);
+ * *last_id receives the highest id seen (unchanged when none). Polling with the last id it
+ * returned sees every arrival once, whichever process recorded it (docs/store.md). On error
+ * *last_id still covers the rows already handed to fn. */
+int store_arrivals_after(struct store *store, int64_t after_id, size_t limit,
+    store_arrival_fn fn, void *arg, int64_t *last_id, char *err, size_t err_size);
+/* store_arrivals_last_id - the highest arrival id now (0 when none), to start polling from. */
+int store_arrivals_last_id(struct store *store, int64_t *last_id, char *err, size_t err_size);
+
 #endif

@@ -32,6 +32,15 @@ struct store_query {
 	size_t limit;		/* 0: no limit */
 };
 
+/* What store_arrivals_after asks a backend for. */
+struct store_arrival_query {
+	int64_t after_id;
+	size_t limit;		/* 0: no limit */
+	store_arrival_fn fn;
+	void *arg;
+	int64_t *last_id;	/* set to each row's id once fn has had it */
+};
+
 /* One backend. impl is the backend's own connection state. */
 struct store_ops {
 	const char *name;
@@ -46,6 +55,9 @@ struct store_ops {
 	    char *err, size_t err_size);
 	int (*history)(void *impl, const struct store_query *query, store_history_fn fn,
 	    void *arg, char *err, size_t err_size);
+	int (*arrivals_after)(void *impl, const struct store_arrival_query *query,
+	    char *err, size_t err_size);
+	int (*arrivals_last_id)(void *impl, int64_t *last_id, char *err, size_t err_size);
 };
 
 /* store_sqlite_open - open or create the SQLite file at path and migrate it. */
@@ -58,6 +70,11 @@ int store_postgresql_open(const char *url, const struct store_ops **ops, void **
 /* store_fail - write a message into err (when there is room) and return -1. */
 int store_fail(char *err, size_t err_size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* store_arrival_deliver - hand one fetched arrival (rows go in id order) to the query's
+ * callback, then set *query->last_id to its id. */
+void store_arrival_deliver(const struct store_arrival_query *query,
+    const struct store_arrival_row *row);
 
 /* store_text_clean - text fit for a TEXT column: NULL stays NULL; valid UTF-8 is returned as
  * is; otherwise a copy with each invalid byte replaced by '?' is returned and also put in

@@ -122,6 +122,13 @@ static const char PGSQL_HISTORY_MATCH[] = PGSQL_HISTORY_COLUMNS
     "ORDER BY started_at DESC, id DESC LIMIT $4";
 static const char PGSQL_HISTORY_ALL[] = PGSQL_HISTORY_COLUMNS
     "WHERE started_at >= $1 ORDER BY started_at DESC, id DESC LIMIT $2";
+/* Taken just before an arrival's insert and held until its commit: arrival ids are handed
+ * out and committed one transaction at a time, so a poller reading id > last never sees a
+ * later id before an earlier one commits. Plain SELECTs are not blocked by this mode. */
+static const char PGSQL_ARRIVALS_LOCK[] = "LOCK TABLE arrivals IN SHARE ROW EXCLUSIVE MODE";
+static const char PGSQL_ARRIVALS_AFTER[] = "SELECT id, token, peer, mail_from, rcpt_to, "
+    "arrived_at FROM arrivals WHERE id > $1 ORDER BY id LIMIT $2";
+static const char PGSQL_ARRIVALS_LAST_ID[] = "SELECT COALESCE(MAX(id), 0) FROM arrivals";
 
 struct pgsql_store {
 	PGconn *conn;
@@ -394,6 +401,9 @@ static int pgsql_arrival_record(void *impl, const struct store_arrival *arrival,
     char *err, size_t err_size);
 static int pgsql_history(void *impl, const struct store_query *query, store_history_fn fn,
     void *arg, char *err, size_t err_size);
+static int pgsql_arrivals_after(void *impl, const struct store_arrival_query *query,
+    char *err, size_t err_size);
+static int pgsql_arrivals_last_id(void *impl, int64_t *last_id, char *err, size_t err_size);
 
 static const struct store_ops pgsql_ops = {
 	.name = "postgresql",
@@ -403,6 +413,8 @@ static const struct store_ops pgsql_ops = {
 	.result_add = pgsql_result_add,
 	.arrival_record = pgsql_arrival_record,
 	.history = pgsql_history,
+	.arrivals_after = pgsql_arrivals_after,
+	.arrivals_last_id = pgsql_arrivals_last_id,
 };
 
 /* store_postgresql_open - check the URL, connect (UTF-8, quiet notices), migrate. */
@@ -656,6 +668,12 @@ pgsql_arrival_record_locked(struct pgsql_store *store, const struct store_arriva
 		PQclear(owner);
 		return -1;
 	}
+	/* The last lock this transaction takes, so waiting for it cannot deadlock. */
+	if (pgsql_command(store, PGSQL_ARRIVALS_LOCK, NULL, "arrivals lock", err,
+	    err_size) != 0) {
+		PQclear(owner);
+		return -1;
+	}
 	pgsql_param_text(&params, arrival->token);
 	pgsql_param_text(&params, arrival->peer);
 	pgsql_param_text(&params, arrival->mail_from);
@@ -694,10 +712,59 @@ pgsql_arrival_record(void *impl, const struct store_arrival *arrival, bool *matc
 	return 0;
 }
 
-/* pgsql_history_row - hand one fetched row to fn. */
-static void
-pgsql_history_row(const PGresult *result, int i, store_history_fn fn, void *arg)
+/* A query whose rows are handed one at a time to row_fn(context, result, row). */
+typedef void (*pgsql_row_fn)(const void *context, const PGresult *result, int row);
+
+/* pgsql_stream - send sql with params and hand each row to row_fn as it arrives (single-row
+ * mode: memory stays flat however many rows there are). */
+static int
+pgsql_stream(struct pgsql_store *store, const char *sql, const struct pgsql_params *params,
+    pgsql_row_fn row_fn, const void *context, const char *what, char *err, size_t err_size)
 {
+	PGresult *result;
+	int status = 0;
+
+	if (!PQsendQueryParams(store->conn, sql, params->count, NULL, params->values, NULL, NULL,
+	    0))
+		return pgsql_fail(what, PQerrorMessage(store->conn), err, err_size);
+	if (!PQsetSingleRowMode(store->conn))
+		log_warn("store=postgresql event=no-single-row-mode query=\"%s\"", what);
+	/* Every result must be read, even after an error, before the connection is usable. */
+	while ((result = PQgetResult(store->conn)) != NULL) {
+		ExecStatusType kind = PQresultStatus(result);
+		if (status == 0 && (kind == PGRES_SINGLE_TUPLE || kind == PGRES_TUPLES_OK)) {
+			for (int i = 0; i < PQntuples(result); i++)
+				row_fn(context, result, i);
+		} else if (status == 0) {
+			status = pgsql_fail(what, pgsql_result_message(store->conn, result), err,
+			    err_size);
+		}
+		PQclear(result);
+	}
+	return status;
+}
+
+/* pgsql_param_limit - add a row limit; 0 (no limit) is NULL, PostgreSQL's "no limit". */
+static void
+pgsql_param_limit(struct pgsql_params *params, size_t limit)
+{
+	if (limit == 0 || limit > (size_t)INT64_MAX)
+		pgsql_param_null(params);
+	else
+		pgsql_param_int64(params, (int64_t)limit);
+}
+
+/* The callback of a history query, for pgsql_history_row. */
+struct pgsql_history_context {
+	store_history_fn fn;
+	void *arg;
+};
+
+/* pgsql_history_row - hand one fetched row to the history callback. */
+static void
+pgsql_history_row(const void *context, const PGresult *result, int i)
+{
+	const struct pgsql_history_context *history = context;
 	struct store_history_row row = {
 		.result_id = pgsql_int64(result, i, 0),
 		.run_id = pgsql_int64(result, i, 1),
@@ -713,19 +780,18 @@ pgsql_history_row(const PGresult *result, int i, store_history_fn fn, void *arg)
 		.report_json = pgsql_text(result, i, 11),
 	};
 
-	fn(arg, &row);
+	history->fn(history->arg, &row);
 }
 
-/* pgsql_history - stream the matching results row by row (single-row mode: memory stays flat
- * however long the history) and hand each to fn. */
+/* pgsql_history - stream the matching results, newest first, to fn. */
 static int
 pgsql_history(void *impl, const struct store_query *query, store_history_fn fn, void *arg,
     char *err, size_t err_size)
 {
 	struct pgsql_store *store = impl;
 	struct pgsql_params params = { 0 };
-	PGresult *result;
-	int sent, status = 0;
+	struct pgsql_history_context context = { .fn = fn, .arg = arg };
+	int status;
 
 	if (pgsql_connected(store, err, err_size) != 0)
 		return -1;
@@ -734,28 +800,63 @@ pgsql_history(void *impl, const struct store_query *query, store_history_fn fn, 
 		pgsql_param_text(&params, query->match);
 	}
 	pgsql_param_int64(&params, query->since);
-	if (query->limit == 0 || query->limit > (size_t)INT64_MAX)
-		pgsql_param_null(&params);
-	else
-		pgsql_param_int64(&params, (int64_t)query->limit);
-	sent = PQsendQueryParams(store->conn, query->match != NULL ? PGSQL_HISTORY_MATCH :
-	    PGSQL_HISTORY_ALL, params.count, NULL, params.values, NULL, NULL, 0);
+	pgsql_param_limit(&params, query->limit);
+	status = pgsql_stream(store, query->match != NULL ? PGSQL_HISTORY_MATCH :
+	    PGSQL_HISTORY_ALL, &params, pgsql_history_row, &context, "history", err, err_size);
 	pgsql_params_free(&params);
-	if (!sent)
-		return pgsql_fail("history", PQerrorMessage(store->conn), err, err_size);
-	if (!PQsetSingleRowMode(store->conn))
-		log_warn("store=postgresql event=no-single-row-mode");
-	/* Every result must be read, even after an error, before the connection is usable. */
-	while ((result = PQgetResult(store->conn)) != NULL) {
-		ExecStatusType kind = PQresultStatus(result);
-		if (status == 0 && (kind == PGRES_SINGLE_TUPLE || kind == PGRES_TUPLES_OK)) {
-			for (int i = 0; i < PQntuples(result); i++)
-				pgsql_history_row(result, i, fn, arg);
-		} else if (status == 0) {
-			status = pgsql_fail("history", pgsql_result_message(store->conn, result),
-			    err, err_size);
-		}
-		PQclear(result);
-	}
 	return status;
+}
+
+/* pgsql_arrival_row - hand one fetched arrival to the query's callback. */
+static void
+pgsql_arrival_row(const void *context, const PGresult *result, int i)
+{
+	const struct store_arrival_query *query = context;
+	struct store_arrival_row row = {
+		.id = pgsql_int64(result, i, 0),
+		.token = pgsql_text(result, i, 1),
+		.peer = pgsql_text(result, i, 2),
+		.mail_from = pgsql_text(result, i, 3),
+		.rcpt_to = pgsql_text(result, i, 4),
+		.arrived_at = pgsql_int64(result, i, 5),
+	};
+
+	store_arrival_deliver(query, &row);
+}
+
+/* pgsql_arrivals_after - stream the arrivals after query->after_id, oldest first. */
+static int
+pgsql_arrivals_after(void *impl, const struct store_arrival_query *query, char *err,
+    size_t err_size)
+{
+	struct pgsql_store *store = impl;
+	struct pgsql_params params = { 0 };
+	int status;
+
+	if (pgsql_connected(store, err, err_size) != 0)
+		return -1;
+	pgsql_param_int64(&params, query->after_id);
+	pgsql_param_limit(&params, query->limit);
+	status = pgsql_stream(store, PGSQL_ARRIVALS_AFTER, &params, pgsql_arrival_row,
+	    query, "arrivals after", err, err_size);
+	pgsql_params_free(&params);
+	return status;
+}
+
+/* pgsql_arrivals_last_id - the highest arrival id, 0 for an empty table. */
+static int
+pgsql_arrivals_last_id(void *impl, int64_t *last_id, char *err, size_t err_size)
+{
+	struct pgsql_store *store = impl;
+	PGresult *result;
+
+	if (pgsql_connected(store, err, err_size) != 0)
+		return -1;
+	result = pgsql_exec(store, PGSQL_ARRIVALS_LAST_ID, NULL, PGRES_TUPLES_OK,
+	    "arrivals last id", err, err_size);
+	if (result == NULL)
+		return -1;
+	*last_id = pgsql_int64(result, 0, 0);
+	PQclear(result);
+	return 0;
 }

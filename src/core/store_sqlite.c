@@ -100,6 +100,8 @@ enum sqlite_statement {
 	SQLITE_STMT_ARRIVAL_ADD,
 	SQLITE_STMT_HISTORY_MATCH,
 	SQLITE_STMT_HISTORY_ALL,
+	SQLITE_STMT_ARRIVALS_AFTER,
+	SQLITE_STMT_ARRIVALS_LAST_ID,
 	SQLITE_STMT_COUNT,
 };
 
@@ -137,6 +139,11 @@ static const char *const sqlite_statement_sql[SQLITE_STMT_COUNT] = {
 	    "ORDER BY started_at DESC, id DESC LIMIT ?",
 	[SQLITE_STMT_HISTORY_ALL] = SQLITE_HISTORY_COLUMNS
 	    "WHERE started_at >= ? ORDER BY started_at DESC, id DESC LIMIT ?",
+	/* Writers are serialised (BEGIN IMMEDIATE) and arrivals are never deleted, so ids
+	 * grow in commit order and a poller reading id > last misses nothing. */
+	[SQLITE_STMT_ARRIVALS_AFTER] = "SELECT id, token, peer, mail_from, rcpt_to, arrived_at "
+	    "FROM arrivals WHERE id > ? ORDER BY id LIMIT ?",
+	[SQLITE_STMT_ARRIVALS_LAST_ID] = "SELECT COALESCE(MAX(id), 0) FROM arrivals",
 };
 
 struct sqlite_store {
@@ -199,6 +206,16 @@ sqlite_bind_null(struct sqlite_binder *binder)
 	if (binder->rc == SQLITE_OK)
 		binder->rc = rc;
 	binder->index++;
+}
+
+/* sqlite_bind_limit - bind a row limit; 0 (no limit) binds -1, SQLite's "no limit". */
+static void
+sqlite_bind_limit(struct sqlite_binder *binder, size_t limit)
+{
+	if (limit == 0 || limit > (size_t)INT64_MAX)
+		sqlite_bind_int64(binder, -1);
+	else
+		sqlite_bind_int64(binder, (int64_t)limit);
 }
 
 /* sqlite_fail - "what: sqlite's message" into err; returns -1. */
@@ -393,6 +410,9 @@ static int sqlite_arrival_record(void *impl, const struct store_arrival *arrival
     bool *matched, char *err, size_t err_size);
 static int sqlite_history(void *impl, const struct store_query *query, store_history_fn fn,
     void *arg, char *err, size_t err_size);
+static int sqlite_arrivals_after(void *impl, const struct store_arrival_query *query,
+    char *err, size_t err_size);
+static int sqlite_arrivals_last_id(void *impl, int64_t *last_id, char *err, size_t err_size);
 
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
@@ -402,6 +422,8 @@ static const struct store_ops sqlite_ops = {
 	.result_add = sqlite_result_add,
 	.arrival_record = sqlite_arrival_record,
 	.history = sqlite_history,
+	.arrivals_after = sqlite_arrivals_after,
+	.arrivals_last_id = sqlite_arrivals_last_id,
 };
 
 /* store_sqlite_open - open or create the file, set WAL and friends, migrate, prepare. */
@@ -754,11 +776,7 @@ sqlite_history(void *impl, const struct store_query *query, store_history_fn fn,
 		sqlite_bind_text(&binder, query->match);
 	}
 	sqlite_bind_int64(&binder, query->since);
-	/* LIMIT -1 is SQLite's "no limit". */
-	if (query->limit == 0 || query->limit > (size_t)INT64_MAX)
-		sqlite_bind_int64(&binder, -1);
-	else
-		sqlite_bind_int64(&binder, (int64_t)query->limit);
+	sqlite_bind_limit(&binder, query->limit);
 	if (binder.rc != SQLITE_OK)
 		return store_fail(err, err_size, "sqlite store: history: %s",
 		    sqlite3_errstr(binder.rc));
@@ -784,6 +802,61 @@ sqlite_history(void *impl, const struct store_query *query, store_history_fn fn,
 		sqlite3_reset(statement);
 		return -1;
 	}
+	sqlite3_reset(statement);
+	return 0;
+}
+
+/* sqlite_arrivals_after - step through the arrivals after query->after_id, oldest first. */
+static int
+sqlite_arrivals_after(void *impl, const struct store_arrival_query *query, char *err,
+    size_t err_size)
+{
+	struct sqlite_store *store = impl;
+	sqlite3_stmt *statement = store->statements[SQLITE_STMT_ARRIVALS_AFTER];
+	struct sqlite_binder binder = sqlite_binder_start(statement);
+	int rc;
+
+	sqlite_bind_int64(&binder, query->after_id);
+	sqlite_bind_limit(&binder, query->limit);
+	if (binder.rc != SQLITE_OK)
+		return store_fail(err, err_size, "sqlite store: arrivals after: %s",
+		    sqlite3_errstr(binder.rc));
+	while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
+		struct store_arrival_row row = {
+			.id = sqlite3_column_int64(statement, 0),
+			.token = sqlite_column_text(statement, 1),
+			.peer = sqlite_column_text(statement, 2),
+			.mail_from = sqlite_column_text(statement, 3),
+			.rcpt_to = sqlite_column_text(statement, 4),
+			.arrived_at = sqlite3_column_int64(statement, 5),
+		};
+		store_arrival_deliver(query, &row);
+	}
+	if (rc != SQLITE_DONE) {
+		sqlite_fail(store, "arrivals after", err, err_size);
+		sqlite3_reset(statement);
+		return -1;
+	}
+	sqlite3_reset(statement);
+	return 0;
+}
+
+/* sqlite_arrivals_last_id - the highest arrival id, 0 for an empty table. */
+static int
+sqlite_arrivals_last_id(void *impl, int64_t *last_id, char *err, size_t err_size)
+{
+	struct sqlite_store *store = impl;
+	sqlite3_stmt *statement = store->statements[SQLITE_STMT_ARRIVALS_LAST_ID];
+	int rc;
+
+	sqlite3_reset(statement);
+	rc = sqlite3_step(statement);
+	if (rc != SQLITE_ROW) {
+		sqlite_fail(store, "arrivals last id", err, err_size);
+		sqlite3_reset(statement);
+		return -1;
+	}
+	*last_id = sqlite3_column_int64(statement, 0);
 	sqlite3_reset(statement);
 	return 0;
 }

@@ -541,7 +541,8 @@ builder_check_prefix(const struct dataset_builder *b, const struct netprefix *pr
 	memcpy(bytes, prefix->address.bytes, width / 8);
 	if (prefix->length < width) {
 		dataset_key key = b->ipv6 ? key_from_bytes(bytes) : ip4_from_bytes(bytes);
-		dataset_key host = ((dataset_key)1 << (width - prefix->length)) - 1;
+		dataset_key host = prefix->length == 0 ? DATASET_KEY_MAX :
+		    ((dataset_key)1 << (width - prefix->length)) - 1;
 
 		if ((key & host) != 0)
 			return builder_error(err, err_size, "host bits set in", prefix);
@@ -1205,7 +1206,8 @@ dataset_builder_finish(struct dataset_builder *b)
 	free(b->prefix_slots);
 	b->prefix_slots = NULL;
 	if (b->ipv6) {
-		qsort(b->records6, b->count6, sizeof(*b->records6), compare_records6);
+		if (b->count6 > 1)
+			qsort(b->records6, b->count6, sizeof(*b->records6), compare_records6);
 		n = b->count6;
 	} else {
 		sort_records4(b);

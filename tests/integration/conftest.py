@@ -39,9 +39,26 @@ its first label, I = the address literal.
     ::1              open                         H = mx2.two-mx.test (AAAA of mx2)
     127.0.2.42       secure                       H = nomx.test (A of nomx.test, no MX)
 
+Scale fakes (a second fake_smtp.py process, session-scoped, fixture scale_fakes; port 2525):
+
+    address            behaviour                  notes
+    127.0.8.0/22       mixed, by offset i         scale_behaviour(i): i % 64 == 5 nothing listens,
+                       (0..1023 in the /22)       i % 32 == 3 reject-421, i % 16 == 1 open,
+                                                  i % 16 == 2 null-sender, i % 64 == 9 tarpit
+                                                  (0.3 s), i % 64 == 13 multiline-banner,
+                                                  every other offset secure
+    127.0.12.1-8       greeting-pause             30 s before the banner (SIGINT tests)
+    127.0.12.10-11     greylist                   450 first, open after 1 s (--retry-queue 0)
+    127.0.12.12-13     greylist                   450 first, open after 1 s (default queue)
+    127.0.12.14        greylist                   450 first, open after 1 s (queue vs others)
+    127.0.12.20        late-relay                 relays 3 s after the 250; next_hop = the
+                                                  late receiver (127.0.0.1:late_receiver_port)
+
 Fake DNS server (fakes/fake_dns.py) on 127.0.0.1:<free port>, zone "test": two-mx.test (MX 10
 mx1, MX 20 mx2), mx1.two-mx.test A 127.0.2.40, mx2.two-mx.test A 127.0.2.41 AAAA ::1,
-nullmx.test MX 0 ".", nomx.test A 127.0.2.42, missing.test NXDOMAIN.
+nullmx.test MX 0 ".", nomx.test A 127.0.2.42, missing.test NXDOMAIN, reserved.test A 10.1.2.3
+(a reserved address: relayguard must refuse it without connecting; only resolved inside a
+network namespace of its own, see test_check_scale.py).
 
 The receiver of --confirm tests listens on 127.0.0.1:RECEIVER_PORT, a port chosen once per
 session; the open and percent fakes relay to it.
@@ -97,8 +114,21 @@ DNS_ZONE = {
         "nullmx.test": {"MX": [[0, "."]]},
         "nomx.test": {"A": [NOMX_ADDRESS]},
         "txt.two-mx.test": {"TXT": ["v=spf1 -all"]},
+        "reserved.test": {"A": ["10.1.2.3"]},
     },
 }
+
+SCALE_NETWORK = "127.0.8.0/22"
+SCALE_FIRST = (127, 0, 8, 0)
+SCALE_SIZE = 1024
+SCALE_TARPIT_DELAY = 0.3
+SLOW_ADDRESSES = ["127.0.12.%d" % n for n in range(1, 9)]
+SLOW_PAUSE = 30
+GREYLIST_NO_QUEUE_ADDRESSES = ["127.0.12.10", "127.0.12.11"]
+GREYLIST_QUEUE_ADDRESSES = ["127.0.12.12", "127.0.12.13"]
+GREYLIST_BESIDE_OTHERS_ADDRESS = "127.0.12.14"
+LATE_RELAY_ADDRESS = "127.0.12.20"
+LATE_RELAY_DELAY = 3
 
 
 def fake_address(behaviour):
@@ -109,6 +139,38 @@ def fake_address(behaviour):
 def fake_target(behaviour):
     """fake_target - "127.0.2.N:2525", the target argument for a behaviour's fake."""
     return "%s:%d" % (fake_address(behaviour), SMTP_PORT)
+
+
+def scale_address(offset):
+    """scale_address - the address at offset 0..SCALE_SIZE-1 of SCALE_NETWORK."""
+    a, b, c, d = SCALE_FIRST
+    value = (a << 24 | b << 16 | c << 8 | d) + offset
+    return "%d.%d.%d.%d" % (value >> 24, (value >> 16) & 255, (value >> 8) & 255, value & 255)
+
+
+def scale_offset(address):
+    """scale_offset - the offset of an address inside SCALE_NETWORK (may be out of range)."""
+    a, b, c, d = (int(part) for part in address.split("."))
+    first = SCALE_FIRST
+    return (a << 24 | b << 16 | c << 8 | d) - (
+        first[0] << 24 | first[1] << 16 | first[2] << 8 | first[3])
+
+
+def scale_behaviour(offset):
+    """scale_behaviour - the behaviour of the scale fake at an offset, None when nothing listens."""
+    if offset % 64 == 5:
+        return None
+    if offset % 32 == 3:
+        return "reject-421"
+    if offset % 16 == 1:
+        return "open"
+    if offset % 16 == 2:
+        return "null-sender"
+    if offset % 64 == 9:
+        return "tarpit"
+    if offset % 64 == 13:
+        return "multiline-banner"
+    return "secure"
 
 
 def free_port():
@@ -167,6 +229,25 @@ class FakeSmtp:
         listener = "%s:%d" % (address, SMTP_PORT)
         return [e for e in self.events() if e.get("listener") == listener and e.get("event") == "relay"]
 
+    def connected_addresses(self, since=0.0, port=SMTP_PORT):
+        """connected_addresses - {address: connections accepted at or after `since` (epoch s)}."""
+        counts = {}
+        suffix = ":%d" % port
+        for event in self.events():
+            listener = event.get("listener", "")
+            if event.get("event") != "connect" or event.get("time", 0) < since:
+                continue
+            if not listener.endswith(suffix):
+                continue
+            address = listener[:-len(suffix)].strip("[]")
+            counts[address] = counts.get(address, 0) + 1
+        return counts
+
+    def connect_times(self, since=0.0):
+        """connect_times - the times (epoch s) of every connection accepted at or after since."""
+        return sorted(e["time"] for e in self.events()
+            if e.get("event") == "connect" and e.get("time", 0) >= since)
+
 
 @pytest.fixture(scope="session")
 def fake_dir(tmp_path_factory):
@@ -224,6 +305,51 @@ def fake_smtp(fake_dir, tls_files, receiver_port):
         str(config_path), "--log", str(log_path)], stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True)
     wait_ready(process, "fake_smtp.py")
+    yield FakeSmtp(log_path)
+    stop(process)
+
+
+@pytest.fixture(scope="session")
+def late_receiver_port():
+    """late_receiver_port - where a `relayguard receiver` process listens in the store tests
+    (the late-relay fake's next_hop)."""
+    return free_port()
+
+
+def scale_config(late_receiver_port):
+    """scale_config - the listener list of the scale fakes (second table at the top)."""
+    config = []
+    for offset in range(SCALE_SIZE):
+        behaviour = scale_behaviour(offset)
+        if behaviour is None:
+            continue
+        options = {"delay": SCALE_TARPIT_DELAY} if behaviour == "tarpit" else {}
+        config.append({"behaviour": behaviour, "address": scale_address(offset),
+            "port": SMTP_PORT, "options": options})
+    for address in SLOW_ADDRESSES:
+        config.append({"behaviour": "greeting-pause", "address": address, "port": SMTP_PORT,
+            "options": {"pause": SLOW_PAUSE}})
+    for address in (GREYLIST_NO_QUEUE_ADDRESSES + GREYLIST_QUEUE_ADDRESSES
+            + [GREYLIST_BESIDE_OTHERS_ADDRESS]):
+        config.append({"behaviour": "greylist", "address": address, "port": SMTP_PORT,
+            "options": {"delay": 1}})
+    config.append({"behaviour": "late-relay", "address": LATE_RELAY_ADDRESS, "port": SMTP_PORT,
+        "options": {"delay": LATE_RELAY_DELAY,
+            "next_hop": "127.0.0.1:%d" % late_receiver_port}})
+    return config
+
+
+@pytest.fixture(scope="session")
+def scale_fakes(fake_dir, late_receiver_port):
+    """scale_fakes - the scale fakes of the second table above, for the whole session."""
+    config_path = fake_dir / "scale.json"
+    log_path = fake_dir / "scale-events.jsonl"
+    config_path.write_text(json.dumps(scale_config(late_receiver_port)))
+    log_path.write_text("")
+    process = subprocess.Popen([PYTHON, str(FAKES / "fake_smtp.py"), "--config",
+        str(config_path), "--log", str(log_path)], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    wait_ready(process, "fake_smtp.py (scale)")
     yield FakeSmtp(log_path)
     stop(process)
 

@@ -27,7 +27,8 @@ Options common to every behaviour:
              addressed to the decoded final recipient; without it relaying just says 250
 Behaviour options: greylist/greylist-forever "delay" (seconds, default 1); greeting-pause
 "pause" (seconds, default 20); starttls-required "cert" and "key" (PEM files); tarpit "delay"
-(seconds before each MAIL/RCPT/DATA reply, default 10); drop-mid-battery "drop_at" (default 6).
+(seconds before each MAIL/RCPT/DATA reply, default 10); drop-mid-battery "drop_at" (default 6);
+late-relay "delay" (seconds between the 250 after the dot and the relay to next_hop, default 3).
 """
 
 import argparse
@@ -973,6 +974,16 @@ class GreylistForever(Greylist):
         return 450, ["4.7.1 <%s>: Recipient address rejected: greylisted, try again later" % path]
 
 
+class LateRelay(Open):
+    """A relay whose queue runs late: 250 after the dot at once, delivery to next_hop "delay"
+    seconds later (after a checker's --confirm-wait; only a long-lived receiver sees it)."""
+    name = "late-relay"
+
+    async def relay(self, session, sender, recipients, message):
+        await asyncio.sleep(float(self.options.get("delay", 3)))
+        await super().relay(session, sender, recipients, message)
+
+
 class GreetingPause(Open):
     """sendmail greet_pause: silence before the banner; early talkers get 554 and close."""
     name = "greeting-pause"
@@ -1111,7 +1122,7 @@ BEHAVIOURS = {cls.name: cls for cls in (
     Secure, Open, Percent, Bang, Quoted, SourceRoute, DoubleAt, TrailingAt, Encapsulated,
     LocalSenderSpoof, NullSender, AcceptThenDrop, RejectAtData, RejectAfterDot, Greylist,
     GreylistForever, GreetingPause, MultilineBanner, StarttlsRequired, HeloOnly, EhloOnly,
-    Reject421, DropMidBattery, Garbage, Tarpit, MailRefusedRcptAccepted, AuthAny)}
+    Reject421, DropMidBattery, Garbage, Tarpit, MailRefusedRcptAccepted, AuthAny, LateRelay)}
 
 
 # --- main ------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@
 #define URL_MAX 1024
 #define TEXT_MAX 256
 #define HISTORY_MAX 16
+#define ARRIVALS_MAX 16
 #define TEST_DB_NAME_MAX 64
 #define URL_ENV "RELAYGUARD_TEST_STORE_URL"
 /* A fixed "now" so that results sort the same on every run: 2023-11-14T22:13:20Z. */
@@ -306,6 +307,74 @@ history_of(struct store *store, const char *match, int64_t since, size_t limit,
 	if (store_history(store, match, since, limit, history_collect, out, err,
 	    sizeof(err)) != 0)
 		fail_msg("store_history: %s", err);
+}
+
+/* Arrival rows copied out of the callback. */
+struct arrivals {
+	size_t count;
+	int64_t id[ARRIVALS_MAX];
+	int64_t arrived_at[ARRIVALS_MAX];
+	char token[ARRIVALS_MAX][TEXT_MAX];
+	char peer[ARRIVALS_MAX][TEXT_MAX];
+	char mail_from[ARRIVALS_MAX][TEXT_MAX];
+	char rcpt_to[ARRIVALS_MAX][TEXT_MAX];
+};
+
+/* arrivals_collect - store_arrival_fn copying each row into a struct arrivals. */
+static void
+arrivals_collect(void *arg, const struct store_arrival_row *row)
+{
+	struct arrivals *arrivals = arg;
+	size_t i = arrivals->count++;
+
+	assert_true(i < ARRIVALS_MAX);
+	assert_non_null(row->token);
+	arrivals->id[i] = row->id;
+	arrivals->arrived_at[i] = row->arrived_at;
+	snprintf(arrivals->token[i], TEXT_MAX, "%s", row->token);
+	snprintf(arrivals->peer[i], TEXT_MAX, "%s", row->peer ? row->peer : "(null)");
+	snprintf(arrivals->mail_from[i], TEXT_MAX, "%s",
+	    row->mail_from ? row->mail_from : "(null)");
+	snprintf(arrivals->rcpt_to[i], TEXT_MAX, "%s", row->rcpt_to ? row->rcpt_to : "(null)");
+}
+
+/* arrivals_after - store_arrivals_after into a fresh struct arrivals, failing the test on
+ * error; *last_id is passed through as the caller set it. */
+static void
+arrivals_after(struct store *store, int64_t after_id, size_t limit, struct arrivals *out,
+    int64_t *last_id)
+{
+	char err[ERR_SIZE] = "";
+
+	memset(out, 0, sizeof(*out));
+	if (store_arrivals_after(store, after_id, limit, arrivals_collect, out, last_id, err,
+	    sizeof(err)) != 0)
+		fail_msg("store_arrivals_after: %s", err);
+}
+
+/* arrive - store_arrival_record that fails the test on error; returns whether it matched. */
+static bool
+arrive(struct fixture *fx, const char *token, const char *peer, int64_t arrived_at)
+{
+	char err[ERR_SIZE] = "";
+	bool matched = false;
+
+	if (store_arrival_record(fx->store, token, peer, "<s@example.org>",
+	    "<u@relay-victim.example.net>", arrived_at, &matched, err, sizeof(err)) != 0)
+		fail_msg("store_arrival_record(%s): %s", token, err);
+	return matched;
+}
+
+/* last_arrival_id - store_arrivals_last_id, failing the test on error. */
+static int64_t
+last_arrival_id(struct fixture *fx)
+{
+	char err[ERR_SIZE] = "";
+	int64_t id = -1;
+
+	if (store_arrivals_last_id(fx->store, &id, err, sizeof(err)) != 0)
+		fail_msg("store_arrivals_last_id: %s", err);
+	return id;
 }
 
 static void
@@ -884,6 +953,234 @@ test_arrival_with_empty_token_is_refused(void **state)
 }
 
 static void
+test_arrivals_after_lists_them_in_id_order(void **state)
+{
+	struct fixture *fx = *state;
+	struct arrivals arrivals;
+	int64_t last = -1;
+
+	/* Recorded out of arrived_at order: the order is the order of recording. */
+	arrive(fx, "tok-first", "127.0.0.1", T0 + 30);
+	arrive(fx, "tok-second", "127.0.0.2", T0 + 10);
+	arrive(fx, "tok-third", "127.0.0.3", T0 + 20);
+
+	arrivals_after(fx->store, 0, 0, &arrivals, &last);
+	assert_int_equal(arrivals.count, 3);
+	assert_string_equal(arrivals.token[0], "tok-first");
+	assert_string_equal(arrivals.token[1], "tok-second");
+	assert_string_equal(arrivals.token[2], "tok-third");
+	assert_true(arrivals.id[0] < arrivals.id[1]);
+	assert_true(arrivals.id[1] < arrivals.id[2]);
+	assert_int_equal(arrivals.arrived_at[1], T0 + 10);
+	assert_int_equal(last, arrivals.id[2]);
+}
+
+static void
+test_arrivals_after_carries_the_envelope_and_peer(void **state)
+{
+	struct fixture *fx = *state;
+	char err[ERR_SIZE] = "";
+	struct arrivals arrivals;
+	int64_t last = 0;
+	bool matched = true;
+
+	arrive(fx, "tok-full", "127.0.0.9", T0 + 1);
+	assert_int_equal(store_arrival_record(fx->store, "tok-bare", NULL, NULL, NULL, T0 + 2,
+	    &matched, err, sizeof(err)), 0);
+
+	arrivals_after(fx->store, 0, 0, &arrivals, &last);
+	assert_int_equal(arrivals.count, 2);
+	assert_string_equal(arrivals.peer[0], "127.0.0.9");
+	assert_string_equal(arrivals.mail_from[0], "<s@example.org>");
+	assert_string_equal(arrivals.rcpt_to[0], "<u@relay-victim.example.net>");
+	assert_int_equal(arrivals.arrived_at[0], T0 + 1);
+	assert_string_equal(arrivals.token[1], "tok-bare");
+	assert_string_equal(arrivals.peer[1], "(null)");
+	assert_string_equal(arrivals.mail_from[1], "(null)");
+	assert_string_equal(arrivals.rcpt_to[1], "(null)");
+}
+
+static void
+test_arrivals_after_includes_unknown_tokens(void **state)
+{
+	struct fixture *fx = *state;
+	struct arrivals arrivals;
+	int64_t last = 0;
+
+	struct store_result result = sample_result("mail.example.com", "192.0.2.1", T0);
+	result.tests = sample_tests;
+	result.test_count = 3;
+	add_result(fx, &result);
+	assert_false(arrive(fx, "tok-nobody", "127.0.0.5", T0 + 1));
+	assert_true(arrive(fx, "tok-r05", "127.0.0.6", T0 + 2));
+
+	arrivals_after(fx->store, 0, 0, &arrivals, &last);
+	assert_int_equal(arrivals.count, 2);
+	assert_string_equal(arrivals.token[0], "tok-nobody");
+	assert_string_equal(arrivals.token[1], "tok-r05");
+}
+
+static void
+test_arrivals_after_skips_ids_up_to_after_id(void **state)
+{
+	struct fixture *fx = *state;
+	struct arrivals all, later;
+	int64_t last = 0;
+
+	for (int i = 0; i < 4; i++) {
+		char token[TEXT_MAX];
+		snprintf(token, sizeof(token), "tok-%d", i);
+		arrive(fx, token, "127.0.0.1", T0 + i);
+	}
+	arrivals_after(fx->store, 0, 0, &all, &last);
+	assert_int_equal(all.count, 4);
+
+	/* after_id is exclusive: the row with that id is not repeated. */
+	arrivals_after(fx->store, all.id[1], 0, &later, &last);
+	assert_int_equal(later.count, 2);
+	assert_int_equal(later.id[0], all.id[2]);
+	assert_string_equal(later.token[0], "tok-2");
+	assert_string_equal(later.token[1], "tok-3");
+	assert_int_equal(last, all.id[3]);
+}
+
+static void
+test_arrivals_after_limit_returns_the_oldest_first(void **state)
+{
+	struct fixture *fx = *state;
+	struct arrivals arrivals;
+	int64_t last = 0;
+
+	for (int i = 0; i < 5; i++) {
+		char token[TEXT_MAX];
+		snprintf(token, sizeof(token), "tok-%d", i);
+		arrive(fx, token, "127.0.0.1", T0 + i);
+	}
+	arrivals_after(fx->store, 0, 2, &arrivals, &last);
+	assert_int_equal(arrivals.count, 2);
+	assert_string_equal(arrivals.token[0], "tok-0");
+	assert_string_equal(arrivals.token[1], "tok-1");
+	assert_int_equal(last, arrivals.id[1]);
+
+	/* The next page starts where the last one stopped. */
+	arrivals_after(fx->store, last, 2, &arrivals, &last);
+	assert_int_equal(arrivals.count, 2);
+	assert_string_equal(arrivals.token[0], "tok-2");
+	assert_string_equal(arrivals.token[1], "tok-3");
+	arrivals_after(fx->store, last, 2, &arrivals, &last);
+	assert_int_equal(arrivals.count, 1);
+	assert_string_equal(arrivals.token[0], "tok-4");
+	assert_int_equal(last, last_arrival_id(fx));
+}
+
+static void
+test_arrivals_after_leaves_last_id_alone_when_none(void **state)
+{
+	struct fixture *fx = *state;
+	struct arrivals arrivals;
+	int64_t last = 424242;
+
+	arrivals_after(fx->store, 0, 0, &arrivals, &last);
+	assert_int_equal(arrivals.count, 0);
+	assert_int_equal(last, 424242);
+
+	arrive(fx, "tok-only", "127.0.0.1", T0);
+	int64_t only = last_arrival_id(fx);
+	last = 424242;
+	arrivals_after(fx->store, only, 0, &arrivals, &last);
+	assert_int_equal(arrivals.count, 0);
+	assert_int_equal(last, 424242);
+}
+
+static void
+test_arrivals_last_id_is_zero_for_an_empty_store(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(last_arrival_id(fx), 0);
+}
+
+static void
+test_arrivals_last_id_is_the_newest_arrival(void **state)
+{
+	struct fixture *fx = *state;
+	struct arrivals arrivals;
+	int64_t last = 0;
+
+	arrive(fx, "tok-a", "127.0.0.1", T0 + 50);
+	arrive(fx, "tok-b", "127.0.0.1", T0);
+	arrivals_after(fx->store, 0, 0, &arrivals, &last);
+	assert_int_equal(arrivals.count, 2);
+	assert_int_equal(last_arrival_id(fx), arrivals.id[1]);
+	assert_int_equal(last_arrival_id(fx), raw_int(fx, "SELECT MAX(id) FROM arrivals"));
+}
+
+static void
+test_polling_from_last_id_sees_only_new_arrivals(void **state)
+{
+	struct fixture *fx = *state;
+	struct arrivals arrivals;
+	int64_t last;
+
+	arrive(fx, "tok-before", "127.0.0.1", T0);
+	last = last_arrival_id(fx);
+	arrivals_after(fx->store, last, 0, &arrivals, &last);
+	assert_int_equal(arrivals.count, 0);
+
+	arrive(fx, "tok-during-1", "127.0.0.1", T0 + 1);
+	arrive(fx, "tok-during-2", "127.0.0.1", T0 + 2);
+	arrivals_after(fx->store, last, 0, &arrivals, &last);
+	assert_int_equal(arrivals.count, 2);
+	assert_string_equal(arrivals.token[0], "tok-during-1");
+	assert_string_equal(arrivals.token[1], "tok-during-2");
+
+	/* The same poll again hands nothing over twice. */
+	arrivals_after(fx->store, last, 0, &arrivals, &last);
+	assert_int_equal(arrivals.count, 0);
+}
+
+static void
+test_arrivals_recorded_by_another_connection_are_seen(void **state)
+{
+	struct fixture *fx = *state;
+	struct arrivals arrivals;
+	char err[ERR_SIZE] = "";
+	bool matched = true;
+	int64_t last;
+
+	/* The receiver is another process with its own connection to the same store. */
+	struct store *receiver = fixture_store_open(fx);
+	last = last_arrival_id(fx);
+	assert_int_equal(store_arrival_record(receiver, "tok-elsewhere", "127.0.0.7", NULL, NULL,
+	    T0 + 1, &matched, err, sizeof(err)), 0);
+	store_close(receiver);
+	arrivals_after(fx->store, last, 0, &arrivals, &last);
+	assert_int_equal(arrivals.count, 1);
+	assert_string_equal(arrivals.token[0], "tok-elsewhere");
+	assert_string_equal(arrivals.peer[0], "127.0.0.7");
+}
+
+static void
+test_arrivals_after_without_callback_or_last_id_is_refused(void **state)
+{
+	struct fixture *fx = *state;
+	struct arrivals arrivals = { 0 };
+	char err[ERR_SIZE] = "";
+	int64_t last = 0;
+
+	assert_int_equal(store_arrivals_after(fx->store, 0, 0, NULL, NULL, &last, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "callback"));
+	err[0] = '\0';
+	assert_int_equal(store_arrivals_after(fx->store, 0, 0, arrivals_collect, &arrivals, NULL,
+	    err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "last id"));
+	err[0] = '\0';
+	assert_int_equal(store_arrivals_last_id(fx->store, NULL, err, sizeof(err)), -1);
+	assert_true(err[0] != '\0');
+}
+
+static void
 test_newer_schema_version_is_refused_with_message(void **state)
 {
 	struct fixture *fx = *state;
@@ -1085,6 +1382,28 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_arrival_with_empty_token_is_refused, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_arrivals_after_lists_them_in_id_order, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_arrivals_after_carries_the_envelope_and_peer,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_arrivals_after_includes_unknown_tokens, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_arrivals_after_skips_ids_up_to_after_id, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_arrivals_after_limit_returns_the_oldest_first,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_arrivals_after_leaves_last_id_alone_when_none,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_arrivals_last_id_is_zero_for_an_empty_store,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_arrivals_last_id_is_the_newest_arrival, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_polling_from_last_id_sees_only_new_arrivals,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_arrivals_recorded_by_another_connection_are_seen, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_arrivals_after_without_callback_or_last_id_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_schema_version_is_refused_with_message,
 		    setup, teardown),
 		cmocka_unit_test(test_bad_urls_are_refused_with_a_message),
