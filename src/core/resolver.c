@@ -26,12 +26,15 @@
 /* Queries sent to c-ares at once; the rest wait in order. Keeps a burst of thousands of
  * targets from overflowing UDP socket buffers (ours and the server's) into timeouts. */
 #define RESOLVER_IN_FLIGHT_MAX 128
+/* SERIAL, REFRESH, RETRY, EXPIRE and MINIMUM of an SOA record: five 32-bit numbers. */
+#define RESOLVER_SOA_NUMBERS_SIZE 20
 /* Longest reverse name: 32 nibbles with dots and "ip6.arpa" plus the NUL. */
 #define RESOLVER_REVERSE_NAME_MAX 74
 
 enum resolver_kind {
 	RESOLVER_KIND_MX,
 	RESOLVER_KIND_ADDRESS,
+	RESOLVER_KIND_ADDRESS_TTL,
 	RESOLVER_KIND_TXT,
 	RESOLVER_KIND_PTR,
 	RESOLVER_KIND_DEFER,
@@ -46,6 +49,7 @@ struct resolver_request {
 	union {
 		resolver_mx_fn mx;
 		resolver_address_fn address;
+		resolver_address_ttl_fn address_ttl;
 		resolver_txt_fn txt;
 		resolver_ptr_fn ptr;
 		resolver_defer_fn defer;
@@ -353,6 +357,11 @@ resolver_request_call(struct resolver_request *request)
 		request->fn.address(request->arg, request->status,
 		    ok ? request->addresses : NULL, ok ? request->address_count : 0);
 		break;
+	case RESOLVER_KIND_ADDRESS_TTL:
+		request->fn.address_ttl(request->arg, request->status,
+		    ok ? request->addresses : NULL, ok ? request->address_count : 0,
+		    request->ttl);
+		break;
 	case RESOLVER_KIND_TXT:
 		request->fn.txt(request->arg, request->status,
 		    ok ? (const char *const *)request->texts : NULL,
@@ -544,6 +553,58 @@ resolver_answer_ttl(const unsigned char *abuf, size_t alen, unsigned type)
 	return smallest == UINT_MAX ? 0 : smallest;
 }
 
+/* resolver_read_u32 - a big-endian 32-bit number. */
+static uint32_t
+resolver_read_u32(const unsigned char *at)
+{
+	return (uint32_t)at[0] << 24 | (uint32_t)at[1] << 16 | (uint32_t)at[2] << 8 | at[3];
+}
+
+/* resolver_negative_ttl - min(SOA TTL, SOA MINIMUM) of the first SOA in the authority
+ * section (RFC 2308 5), 0 when there is none or the message is malformed. */
+unsigned
+resolver_negative_ttl(const unsigned char *message, size_t length)
+{
+	size_t offset = RESOLVER_DNS_HEADER_SIZE;
+
+	if (message == NULL || length < RESOLVER_DNS_HEADER_SIZE)
+		return 0;
+	unsigned questions = (unsigned)message[4] << 8 | message[5];
+	unsigned answers = (unsigned)message[6] << 8 | message[7];
+	unsigned authorities = (unsigned)message[8] << 8 | message[9];
+	for (unsigned i = 0; i < questions; i++) {
+		if (!resolver_skip_name(message, length, &offset) || offset + 4 > length)
+			return 0;
+		offset += 4;
+	}
+	for (unsigned i = 0; i < answers + authorities; i++) {
+		if (!resolver_skip_name(message, length, &offset) ||
+		    offset + RESOLVER_DNS_RR_FIXED_SIZE > length)
+			return 0;
+		const unsigned char *fixed = message + offset;
+		unsigned rr_type = (unsigned)fixed[0] << 8 | fixed[1];
+		uint32_t ttl = resolver_read_u32(fixed + 4);
+		size_t rdlength = (size_t)fixed[8] << 8 | fixed[9];
+		size_t rdata = offset + RESOLVER_DNS_RR_FIXED_SIZE;
+		offset = rdata + rdlength;
+		if (offset > length)
+			return 0;
+		if (i < answers || rr_type != T_SOA)
+			continue;
+		/* MNAME, RNAME, then SERIAL REFRESH RETRY EXPIRE MINIMUM (RFC 1035 3.3.13). */
+		size_t field = rdata;
+		if (!resolver_skip_name(message, offset, &field) ||
+		    !resolver_skip_name(message, offset, &field) ||
+		    field + RESOLVER_SOA_NUMBERS_SIZE > offset)
+			return 0;
+		uint32_t minimum = resolver_read_u32(message + field +
+		    RESOLVER_SOA_NUMBERS_SIZE - 4);
+		uint32_t negative = ttl < minimum ? ttl : minimum;
+		return negative > RESOLVER_TTL_MAX ? 0 : negative;
+	}
+	return 0;
+}
+
 /* resolver_parse_txt - TXT records, each one's character-strings joined. */
 static enum resolver_status
 resolver_parse_txt(struct resolver_request *request, const unsigned char *abuf, int alen)
@@ -615,6 +676,9 @@ resolver_answered(void *arg, int status, int timeouts, unsigned char *abuf, int 
 	if (status != ARES_SUCCESS || abuf == NULL) {
 		request->status = status == ARES_SUCCESS ? RESOLVER_FAILURE :
 		    resolver_status_from_ares(status);
+		if (request->kind == RESOLVER_KIND_ADDRESS_TTL && abuf != NULL &&
+		    (request->status == RESOLVER_NXDOMAIN || request->status == RESOLVER_NODATA))
+			request->ttl = resolver_negative_ttl(abuf, (size_t)alen);
 	} else {
 		switch (request->kind) {
 		case RESOLVER_KIND_MX:
@@ -622,6 +686,12 @@ resolver_answered(void *arg, int status, int timeouts, unsigned char *abuf, int 
 			break;
 		case RESOLVER_KIND_ADDRESS:
 			request->status = resolver_parse_address(request, abuf, alen);
+			break;
+		case RESOLVER_KIND_ADDRESS_TTL:
+			request->status = resolver_parse_address(request, abuf, alen);
+			if (request->status == RESOLVER_OK)
+				request->ttl = resolver_answer_ttl(abuf, (size_t)alen,
+				    request->family == AF_INET ? T_A : T_AAAA);
 			break;
 		case RESOLVER_KIND_TXT:
 			request->status = resolver_parse_txt(request, abuf, alen);
@@ -635,6 +705,9 @@ resolver_answered(void *arg, int status, int timeouts, unsigned char *abuf, int 
 		}
 		if (request->status != RESOLVER_OK)
 			resolver_request_clear(request);
+		if (request->kind == RESOLVER_KIND_ADDRESS_TTL &&
+		    (request->status == RESOLVER_NXDOMAIN || request->status == RESOLVER_NODATA))
+			request->ttl = resolver_negative_ttl(abuf, (size_t)alen);
 	}
 	/* While the resolver is being freed, resolver_free delivers everything itself. */
 	if (!request->resolver->closing)
@@ -731,6 +804,23 @@ resolver_query_address(struct resolver *resolver, const char *name, int family,
 	    RESOLVER_KIND_ADDRESS, arg);
 
 	request->fn.address = fn;
+	request->family = family;
+	if (family != AF_INET && family != AF_INET6) {
+		resolver_submit(request, NULL, 0);
+		return;
+	}
+	resolver_submit(request, name, family == AF_INET ? T_A : T_AAAA);
+}
+
+/* resolver_query_address_ttl - resolver_query_address that also reports a cache TTL. */
+void
+resolver_query_address_ttl(struct resolver *resolver, const char *name, int family,
+    resolver_address_ttl_fn fn, void *arg)
+{
+	struct resolver_request *request = resolver_request_new(resolver,
+	    RESOLVER_KIND_ADDRESS_TTL, arg);
+
+	request->fn.address_ttl = fn;
 	request->family = family;
 	if (family != AF_INET && family != AF_INET6) {
 		resolver_submit(request, NULL, 0);

@@ -76,6 +76,15 @@ typedef void (*resolver_address_fn)(void *arg, enum resolver_status status,
 void resolver_query_address(struct resolver *resolver, const char *name, int family,
     resolver_address_fn fn, void *arg);
 
+/* Like resolver_address_fn, plus a TTL for caches (DNSBL): when RESOLVER_OK the smallest
+ * TTL of the answer's A/AAAA records; for RESOLVER_NXDOMAIN and RESOLVER_NODATA the negative
+ * caching TTL of the SOA in the authority section (RFC 2308 5: the smaller of the SOA
+ * record's own TTL and its MINIMUM field), 0 when the answer has no SOA; 0 on failure. */
+typedef void (*resolver_address_ttl_fn)(void *arg, enum resolver_status status,
+    const struct netaddr *addresses, size_t count, unsigned ttl);
+void resolver_query_address_ttl(struct resolver *resolver, const char *name, int family,
+    resolver_address_ttl_fn fn, void *arg);
+
 /* texts: one string per TXT record, its character-strings concatenated (RFC 7208 3.3);
  * ttl: the smallest TTL of the TXT records (0 unless RESOLVER_OK). */
 typedef void (*resolver_txt_fn)(void *arg, enum resolver_status status,
@@ -90,6 +99,11 @@ void resolver_query_ptr(struct resolver *resolver, const struct netaddr *address
 
 /* "ok", "nxdomain", "nodata", "failure" */
 const char *resolver_status_name(enum resolver_status status);
+
+/* resolver_negative_ttl - the RFC 2308 negative caching TTL of a DNS response: the smaller
+ * of the TTL and the MINIMUM field of the first SOA record in its authority section; 0 when
+ * there is none or the message is malformed. Pure (bytes in, number out). */
+unsigned resolver_negative_ttl(const unsigned char *message, size_t length);
 
 /* resolver_reverse_name - "4.3.2.1.in-addr.arpa" / 32 nibbles + ".ip6.arpa" for address;
  * returns the length or -1 when out is too small or the family is unknown. Pure. */

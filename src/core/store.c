@@ -215,24 +215,44 @@ store_history(struct store *store, const char *match, int64_t since, size_t limi
 	return store->ops->history(store->impl, &query, fn, arg, err, err_size);
 }
 
-/* store_arrivals_after - arrivals recorded after after_id, oldest first, for a poller. */
+/* store_arrivals_after - arrivals recorded after after_id, oldest first, for a poller: read
+ * page by page, each page handed to fn once it is read in full. */
 int
 store_arrivals_after(struct store *store, int64_t after_id, size_t limit,
     store_arrival_fn fn, void *arg, int64_t *last_id, char *err, size_t err_size)
 {
-	struct store_arrival_query query = {
-		.after_id = after_id,
-		.limit = limit,
-		.fn = fn,
-		.arg = arg,
-		.last_id = last_id,
-	};
+	struct store_arrival_page *page;
+	size_t delivered = 0;
+	int status = 0;
 
 	if (fn == NULL)
 		return store_fail(err, err_size, "store_arrivals_after: no callback");
 	if (last_id == NULL)
 		return store_fail(err, err_size, "store_arrivals_after: no place for the last id");
-	return store->ops->arrivals_after(store->impl, &query, err, err_size);
+	page = xcalloc(1, sizeof(*page));
+	while (limit == 0 || delivered < limit) {
+		size_t want = STORE_ARRIVALS_PAGE;
+		if (limit != 0 && limit - delivered < want)
+			want = limit - delivered;
+		status = store->ops->arrivals_page(store->impl, after_id, want, page, err,
+		    err_size);
+		if (status != 0)
+			break;
+		size_t got = page->count;
+		for (size_t i = 0; i < got; i++) {
+			fn(arg, &page->rows[i]);
+			/* Rows come in id order: the latest is the highest seen. */
+			after_id = page->rows[i].id;
+			*last_id = after_id;
+		}
+		store_arrival_page_clear(page);
+		delivered += got;
+		if (got < want)
+			break;
+	}
+	store_arrival_page_clear(page);
+	free(page);
+	return status;
 }
 
 /* store_arrivals_last_id - where a poller that wants only new arrivals starts. */
@@ -244,14 +264,41 @@ store_arrivals_last_id(struct store *store, int64_t *last_id, char *err, size_t 
 	return store->ops->arrivals_last_id(store->impl, last_id, err, err_size);
 }
 
-/* store_arrival_deliver - one row to the callback; the poller's position follows it. */
-void
-store_arrival_deliver(const struct store_arrival_query *query,
-    const struct store_arrival_row *row)
+/* store_text_copy - a copy of text, NULL for NULL. */
+static char *
+store_text_copy(const char *text)
 {
-	/* Rows come in id order, so the latest one is the highest seen. */
-	query->fn(query->arg, row);
-	*query->last_id = row->id;
+	return text != NULL ? xstrdup(text) : NULL;
+}
+
+/* store_arrival_page_add - one more row, its strings copied: the backend may reuse its own. */
+void
+store_arrival_page_add(struct store_arrival_page *page, const struct store_arrival_row *row)
+{
+	if (page->count >= STORE_ARRIVALS_PAGE)
+		fatal("store=any error=\"arrival page overflow\" rows=%zu", page->count);
+	page->rows[page->count++] = (struct store_arrival_row){
+		.id = row->id,
+		.token = store_text_copy(row->token),
+		.peer = store_text_copy(row->peer),
+		.mail_from = store_text_copy(row->mail_from),
+		.rcpt_to = store_text_copy(row->rcpt_to),
+		.arrived_at = row->arrived_at,
+	};
+}
+
+/* store_arrival_page_clear - free what store_arrival_page_add copied. */
+void
+store_arrival_page_clear(struct store_arrival_page *page)
+{
+	for (size_t i = 0; i < page->count; i++) {
+		struct store_arrival_row *row = &page->rows[i];
+		free((char *)row->token);
+		free((char *)row->peer);
+		free((char *)row->mail_from);
+		free((char *)row->rcpt_to);
+	}
+	page->count = 0;
 }
 
 /* store_utf8_sequence_length - length of the valid UTF-8 sequence at text (RFC 3629: no

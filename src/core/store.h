@@ -114,7 +114,8 @@ struct store_arrival_row {
 	int64_t arrived_at;
 };
 
-/* The row and its strings are valid only during the call; fn must not use the store. */
+/* The row and its strings are valid only during the call. fn may use the store (no query is
+ * in progress while it runs), but must not free it. */
 typedef void (*store_arrival_fn)(void *arg, const struct store_arrival_row *row);
 
 /* store_arrivals_after - arrivals with id > after_id in id order, at most limit (0 = all);

@@ -32,13 +32,15 @@ struct store_query {
 	size_t limit;		/* 0: no limit */
 };
 
-/* What store_arrivals_after asks a backend for. */
-struct store_arrival_query {
-	int64_t after_id;
-	size_t limit;		/* 0: no limit */
-	store_arrival_fn fn;
-	void *arg;
-	int64_t *last_id;	/* set to each row's id once fn has had it */
+/* store_arrivals_after reads arrivals a page at a time, each page completely, and hands its
+ * rows to the caller's callback only then: no query is in progress while the callback runs,
+ * so it may use the store (check's callback finishes probes, which store their results). */
+#define STORE_ARRIVALS_PAGE 256
+
+/* One page of arrivals; the row strings are copies owned by the page. */
+struct store_arrival_page {
+	size_t count;
+	struct store_arrival_row rows[STORE_ARRIVALS_PAGE];
 };
 
 /* One backend. impl is the backend's own connection state. */
@@ -55,8 +57,10 @@ struct store_ops {
 	    char *err, size_t err_size);
 	int (*history)(void *impl, const struct store_query *query, store_history_fn fn,
 	    void *arg, char *err, size_t err_size);
-	int (*arrivals_after)(void *impl, const struct store_arrival_query *query,
-	    char *err, size_t err_size);
+	/* arrivals_page - at most limit (1..STORE_ARRIVALS_PAGE) arrivals with id > after_id,
+	 * in id order, appended to the empty page. */
+	int (*arrivals_page)(void *impl, int64_t after_id, size_t limit,
+	    struct store_arrival_page *page, char *err, size_t err_size);
 	int (*arrivals_last_id)(void *impl, int64_t *last_id, char *err, size_t err_size);
 };
 
@@ -71,10 +75,11 @@ int store_postgresql_open(const char *url, const struct store_ops **ops, void **
 int store_fail(char *err, size_t err_size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* store_arrival_deliver - hand one fetched arrival (rows go in id order) to the query's
- * callback, then set *query->last_id to its id. */
-void store_arrival_deliver(const struct store_arrival_query *query,
+/* store_arrival_page_add - append a copy of one arrival to page (the backend's bug if full). */
+void store_arrival_page_add(struct store_arrival_page *page,
     const struct store_arrival_row *row);
+/* store_arrival_page_clear - free the page's copies and empty it. */
+void store_arrival_page_clear(struct store_arrival_page *page);
 
 /* store_text_clean - text fit for a TEXT column: NULL stays NULL; valid UTF-8 is returned as
  * is; otherwise a copy with each invalid byte replaced by '?' is returned and also put in

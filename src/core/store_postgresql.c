@@ -401,8 +401,8 @@ static int pgsql_arrival_record(void *impl, const struct store_arrival *arrival,
     char *err, size_t err_size);
 static int pgsql_history(void *impl, const struct store_query *query, store_history_fn fn,
     void *arg, char *err, size_t err_size);
-static int pgsql_arrivals_after(void *impl, const struct store_arrival_query *query,
-    char *err, size_t err_size);
+static int pgsql_arrivals_page(void *impl, int64_t after_id, size_t limit,
+    struct store_arrival_page *page, char *err, size_t err_size);
 static int pgsql_arrivals_last_id(void *impl, int64_t *last_id, char *err, size_t err_size);
 
 static const struct store_ops pgsql_ops = {
@@ -413,7 +413,7 @@ static const struct store_ops pgsql_ops = {
 	.result_add = pgsql_result_add,
 	.arrival_record = pgsql_arrival_record,
 	.history = pgsql_history,
-	.arrivals_after = pgsql_arrivals_after,
+	.arrivals_page = pgsql_arrivals_page,
 	.arrivals_last_id = pgsql_arrivals_last_id,
 };
 
@@ -807,40 +807,38 @@ pgsql_history(void *impl, const struct store_query *query, store_history_fn fn, 
 	return status;
 }
 
-/* pgsql_arrival_row - hand one fetched arrival to the query's callback. */
-static void
-pgsql_arrival_row(const void *context, const PGresult *result, int i)
-{
-	const struct store_arrival_query *query = context;
-	struct store_arrival_row row = {
-		.id = pgsql_int64(result, i, 0),
-		.token = pgsql_text(result, i, 1),
-		.peer = pgsql_text(result, i, 2),
-		.mail_from = pgsql_text(result, i, 3),
-		.rcpt_to = pgsql_text(result, i, 4),
-		.arrived_at = pgsql_int64(result, i, 5),
-	};
-
-	store_arrival_deliver(query, &row);
-}
-
-/* pgsql_arrivals_after - stream the arrivals after query->after_id, oldest first. */
+/* pgsql_arrivals_page - read up to limit arrivals after after_id, oldest first, into page;
+ * the whole page is fetched at once, so the connection is idle when the caller hands it on. */
 static int
-pgsql_arrivals_after(void *impl, const struct store_arrival_query *query, char *err,
-    size_t err_size)
+pgsql_arrivals_page(void *impl, int64_t after_id, size_t limit,
+    struct store_arrival_page *page, char *err, size_t err_size)
 {
 	struct pgsql_store *store = impl;
 	struct pgsql_params params = { 0 };
-	int status;
+	PGresult *result;
 
 	if (pgsql_connected(store, err, err_size) != 0)
 		return -1;
-	pgsql_param_int64(&params, query->after_id);
-	pgsql_param_limit(&params, query->limit);
-	status = pgsql_stream(store, PGSQL_ARRIVALS_AFTER, &params, pgsql_arrival_row,
-	    query, "arrivals after", err, err_size);
+	pgsql_param_int64(&params, after_id);
+	pgsql_param_limit(&params, limit);
+	result = pgsql_exec(store, PGSQL_ARRIVALS_AFTER, &params, PGRES_TUPLES_OK,
+	    "arrivals after", err, err_size);
 	pgsql_params_free(&params);
-	return status;
+	if (result == NULL)
+		return -1;
+	for (int i = 0; i < PQntuples(result); i++) {
+		struct store_arrival_row row = {
+			.id = pgsql_int64(result, i, 0),
+			.token = pgsql_text(result, i, 1),
+			.peer = pgsql_text(result, i, 2),
+			.mail_from = pgsql_text(result, i, 3),
+			.rcpt_to = pgsql_text(result, i, 4),
+			.arrived_at = pgsql_int64(result, i, 5),
+		};
+		store_arrival_page_add(page, &row);
+	}
+	PQclear(result);
+	return 0;
 }
 
 /* pgsql_arrivals_last_id - the highest arrival id, 0 for an empty table. */

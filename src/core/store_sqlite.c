@@ -410,8 +410,8 @@ static int sqlite_arrival_record(void *impl, const struct store_arrival *arrival
     bool *matched, char *err, size_t err_size);
 static int sqlite_history(void *impl, const struct store_query *query, store_history_fn fn,
     void *arg, char *err, size_t err_size);
-static int sqlite_arrivals_after(void *impl, const struct store_arrival_query *query,
-    char *err, size_t err_size);
+static int sqlite_arrivals_page(void *impl, int64_t after_id, size_t limit,
+    struct store_arrival_page *page, char *err, size_t err_size);
 static int sqlite_arrivals_last_id(void *impl, int64_t *last_id, char *err, size_t err_size);
 
 static const struct store_ops sqlite_ops = {
@@ -422,7 +422,7 @@ static const struct store_ops sqlite_ops = {
 	.result_add = sqlite_result_add,
 	.arrival_record = sqlite_arrival_record,
 	.history = sqlite_history,
-	.arrivals_after = sqlite_arrivals_after,
+	.arrivals_page = sqlite_arrivals_page,
 	.arrivals_last_id = sqlite_arrivals_last_id,
 };
 
@@ -806,18 +806,18 @@ sqlite_history(void *impl, const struct store_query *query, store_history_fn fn,
 	return 0;
 }
 
-/* sqlite_arrivals_after - step through the arrivals after query->after_id, oldest first. */
+/* sqlite_arrivals_page - read up to limit arrivals after after_id, oldest first, into page. */
 static int
-sqlite_arrivals_after(void *impl, const struct store_arrival_query *query, char *err,
-    size_t err_size)
+sqlite_arrivals_page(void *impl, int64_t after_id, size_t limit,
+    struct store_arrival_page *page, char *err, size_t err_size)
 {
 	struct sqlite_store *store = impl;
 	sqlite3_stmt *statement = store->statements[SQLITE_STMT_ARRIVALS_AFTER];
 	struct sqlite_binder binder = sqlite_binder_start(statement);
 	int rc;
 
-	sqlite_bind_int64(&binder, query->after_id);
-	sqlite_bind_limit(&binder, query->limit);
+	sqlite_bind_int64(&binder, after_id);
+	sqlite_bind_limit(&binder, limit);
 	if (binder.rc != SQLITE_OK)
 		return store_fail(err, err_size, "sqlite store: arrivals after: %s",
 		    sqlite3_errstr(binder.rc));
@@ -830,7 +830,7 @@ sqlite_arrivals_after(void *impl, const struct store_arrival_query *query, char 
 			.rcpt_to = sqlite_column_text(statement, 4),
 			.arrived_at = sqlite3_column_int64(statement, 5),
 		};
-		store_arrival_deliver(query, &row);
+		store_arrival_page_add(page, &row);
 	}
 	if (rc != SQLITE_DONE) {
 		sqlite_fail(store, "arrivals after", err, err_size);

@@ -1160,6 +1160,119 @@ test_arrivals_recorded_by_another_connection_are_seen(void **state)
 	assert_string_equal(arrivals.peer[0], "127.0.0.7");
 }
 
+/* What arrivals_count sees: how many rows, and whether their ids kept increasing. */
+struct arrivals_tally {
+	size_t count;
+	int64_t previous_id;
+	bool increasing;
+};
+
+/* arrivals_count - store_arrival_fn counting rows and checking their order. */
+static void
+arrivals_count(void *arg, const struct store_arrival_row *row)
+{
+	struct arrivals_tally *tally = arg;
+
+	if (row->id <= tally->previous_id)
+		tally->increasing = false;
+	tally->previous_id = row->id;
+	tally->count++;
+}
+
+/* arrivals_insert_many - count arrivals "tok-1".."tok-count" behind the store's back, in one
+ * statement that both SQLite and PostgreSQL understand. */
+static void
+arrivals_insert_many(struct fixture *fx, int count)
+{
+	char sql[TEXT_MAX * 2];
+
+	snprintf(sql, sizeof(sql), "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
+	    "FROM n WHERE i < %d) INSERT INTO arrivals (token, arrived_at) "
+	    "SELECT 'tok-' || i, %lld + i FROM n", count, (long long)T0);
+	raw_exec(fx, sql);
+	assert_int_equal(raw_int(fx, "SELECT COUNT(*) FROM arrivals"), count);
+}
+
+static void
+test_arrivals_after_reads_past_one_page(void **state)
+{
+	struct fixture *fx = *state;
+	struct arrivals_tally tally = { .increasing = true };
+	char err[ERR_SIZE] = "";
+	const int total = 2 * STORE_ARRIVALS_PAGE + 3;
+	int64_t last = 0;
+
+	arrivals_insert_many(fx, total);
+	assert_int_equal(store_arrivals_after(fx->store, 0, 0, arrivals_count, &tally, &last,
+	    err, sizeof(err)), 0);
+	assert_int_equal(tally.count, total);
+	assert_true(tally.increasing);
+	assert_int_equal(last, last_arrival_id(fx));
+}
+
+static void
+test_arrivals_after_limit_above_one_page_is_exact(void **state)
+{
+	struct fixture *fx = *state;
+	struct arrivals_tally tally = { .increasing = true };
+	char err[ERR_SIZE] = "";
+	char sql[TEXT_MAX], token[TEXT_MAX], expected[TEXT_MAX];
+	int64_t last = 0;
+
+	arrivals_insert_many(fx, 2 * STORE_ARRIVALS_PAGE + 3);
+	assert_int_equal(store_arrivals_after(fx->store, 0, STORE_ARRIVALS_PAGE + 1,
+	    arrivals_count, &tally, &last, err, sizeof(err)), 0);
+	assert_int_equal(tally.count, STORE_ARRIVALS_PAGE + 1);
+	assert_true(tally.increasing);
+	/* The last row handed over is the (page + 1)th arrival, and *last_id names it. */
+	snprintf(sql, sizeof(sql), "SELECT token FROM arrivals WHERE id = %lld", (long long)last);
+	raw_text(fx, sql, token, sizeof(token));
+	snprintf(expected, sizeof(expected), "tok-%d", STORE_ARRIVALS_PAGE + 1);
+	assert_string_equal(token, expected);
+}
+
+/* What arrival_stores_a_result needs: the fixture, and how the writes went. */
+struct arrival_writer {
+	struct fixture *fx;
+	size_t seen;
+	size_t stored;
+};
+
+/* arrival_stores_a_result - store_arrival_fn that writes to the store it is called from, as
+ * relayguard check does when an arrival finishes a probe and its result is recorded. */
+static void
+arrival_stores_a_result(void *arg, const struct store_arrival_row *row)
+{
+	struct arrival_writer *writer = arg;
+	char err[ERR_SIZE] = "";
+	int64_t id = 0;
+
+	writer->seen++;
+	struct store_result result = sample_result(row->token, "192.0.2.1", row->arrived_at);
+	if (store_result_add(writer->fx->store, writer->fx->run_id, &result, &id, err,
+	    sizeof(err)) == 0)
+		writer->stored++;
+	else
+		print_error("store_result_add inside the callback: %s\n", err);
+}
+
+static void
+test_arrivals_callback_may_use_the_store(void **state)
+{
+	struct fixture *fx = *state;
+	struct arrival_writer writer = { .fx = fx };
+	char err[ERR_SIZE] = "";
+	int64_t last = 0;
+
+	arrive(fx, "tok-one", "127.0.0.1", T0 + 1);
+	arrive(fx, "tok-two", "127.0.0.1", T0 + 2);
+	assert_int_equal(store_arrivals_after(fx->store, 0, 0, arrival_stores_a_result, &writer,
+	    &last, err, sizeof(err)), 0);
+	assert_int_equal(writer.seen, 2);
+	assert_int_equal(writer.stored, 2);
+	assert_int_equal(raw_int(fx, "SELECT COUNT(*) FROM results WHERE target LIKE 'tok-%'"), 2);
+}
+
 static void
 test_arrivals_after_without_callback_or_last_id_is_refused(void **state)
 {
@@ -1402,6 +1515,12 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_arrivals_recorded_by_another_connection_are_seen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_arrivals_after_reads_past_one_page, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_arrivals_after_limit_above_one_page_is_exact,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_arrivals_callback_may_use_the_store, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_arrivals_after_without_callback_or_last_id_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_schema_version_is_refused_with_message,
