@@ -6,6 +6,8 @@
 #include "check/check_main.h"
 #include "check/receiver_main.h"
 #include "dnsbl/dnsbl_main.h"
+#include "smtpd/lint_main.h"
+#include "smtpd/smtpd_main.h"
 
 static void
 usage(FILE *out)
@@ -17,6 +19,8 @@ usage(FILE *out)
 	    "  check TARGET...   test mail servers for open relaying (see relayguard(1))\n"
 	    "  dnsbl [ZONE...]   serve DNS blocklists (see relayguard-dnsbl(8))\n"
 	    "  receiver          record --confirm probe arrivals in the store\n"
+	    "  smtpd [-c FILE]   relay-safe SMTP server (see relayguard-smtpd(8))\n"
+	    "  lint [-c FILE]    audit an smtpd configuration (see relayguard.conf(5))\n"
 	    "  version           print the version\n"
 	    "  help              print this text\n");
 }
@@ -34,6 +38,10 @@ main(int argc, char **argv)
 		return dnsbl_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "receiver") == 0)
 		return receiver_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "smtpd") == 0)
+		return smtpd_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "lint") == 0)
+		return lint_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
 		printf("relayguard %s\n", RELAYGUARD_VERSION);
 		return 0;

@@ -3,6 +3,7 @@
 #include "check/check_main.h"
 
 #include <event2/event.h>
+#include <jansson.h>
 #include <limits.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
@@ -166,6 +167,49 @@ print_text_report(struct check_run *run)
 
 /* ---- history (--since) ------------------------------------------------------------- */
 
+/* print_history_json - the report as printed when checked, with the verdict, stage and
+ * tricks it has now (a late arrival may have upgraded them since). */
+static void
+print_history_json(const struct store_history_row *row)
+{
+	json_error_t error;
+	json_t *object = row->report_json ? json_loads(row->report_json, 0, &error) : NULL;
+
+	if (object == NULL || !json_is_object(object)) {
+		json_decref(object);
+		object = json_pack("{s:s, s:o, s:i}", "target", row->target, "address",
+		    row->address ? json_string(row->address) : json_null(), "port", row->port);
+	}
+	const char *checked_verdict = json_string_value(json_object_get(object, "verdict"));
+	if (checked_verdict != NULL && strcmp(checked_verdict, row->verdict) != 0) {
+		char reason[RESULT_REASON_MAX];
+		snprintf(reason, sizeof(reason), "upgraded from %s: a probe message reached the "
+		    "receiver after the check ended", checked_verdict);
+		json_object_set_new(object, "verdict_when_checked", json_string(checked_verdict));
+		json_object_set_new(object, "reason", json_string(reason));
+	} else if (row->reason != NULL) {
+		json_object_set_new(object, "reason", json_string(row->reason));
+	}
+	json_object_set_new(object, "verdict", json_string(row->verdict));
+	json_object_set_new(object, "stage", row->stage ? json_string(row->stage) : json_null());
+	json_t *tricks = json_array();
+	for (const char *cursor = row->tricks; cursor != NULL && *cursor != '\0';) {
+		size_t length = strcspn(cursor, ",");
+		json_array_append_new(tricks, json_stringn(cursor, length));
+		cursor += length;
+		if (*cursor == ',')
+			cursor++;
+	}
+	json_object_set_new(object, "tricks", tricks);
+	json_object_set_new(object, "result_id", json_integer(row->result_id));
+	char *text = json_dumps(object, JSON_COMPACT | JSON_ENSURE_ASCII);
+	if (text == NULL)
+		fatal("event=json_dumps_failed");
+	printf("%s\n", text);
+	free(text);
+	json_decref(object);
+}
+
 static void
 print_history_row(void *arg, const struct store_history_row *row)
 {
@@ -175,8 +219,7 @@ print_history_row(void *arg, const struct store_history_row *row)
 	struct tm tm;
 
 	if (json) {
-		if (row->report_json != NULL)
-			printf("%s\n", row->report_json);
+		print_history_json(row);
 		return;
 	}
 	gmtime_r(&started, &tm);

@@ -97,7 +97,7 @@ struct dataset_builder {
 	size_t count6;
 	size_t capacity6;
 	struct value_table values;
-	uint32_t *prefix_slots;		/* trie types: record index + 1 per listed prefix */
+	uint64_t *prefix_slots;		/* trie types: prefix_slot_value() of each prefix */
 	size_t prefix_slot_count;
 	size_t prefix_count;
 	bool have_last_value;		/* one-entry cache: most lines share a value */
@@ -439,62 +439,85 @@ builder_split_ip4set(struct dataset_builder *b, uint32_t first, uint32_t last, u
 		    IP4SET_LEVEL_8, excluded);
 }
 
-/* prefix_hash - hash of a trie record's prefix (start and length) */
+/* mix64 - spread the bits of x over all 64 (the murmur3 finalizer) */
 static uint64_t
-prefix_hash(const struct dataset_builder *b, size_t index)
+mix64(uint64_t x)
 {
-	uint64_t hash = FNV_OFFSET;
-
-	if (b->ipv6) {
-		hash = hash_mix(hash, &b->records6[index].start, sizeof(dataset_key));
-		hash = hash_mix(hash, &b->records6[index].priority, 1);
-	} else {
-		hash = hash_mix(hash, &b->records4[index].start, sizeof(uint32_t));
-		hash = hash_mix(hash, &b->records4[index].priority, 1);
-	}
-	return hash;
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	x ^= x >> 33;
+	return x;
 }
 
-/* prefix_equal - the two trie records have the same prefix */
-static bool
-prefix_equal(const struct dataset_builder *b, size_t x, size_t y)
+/* prefix_slot_value - what the duplicate table holds for record index (never 0): IPv4
+ * keeps the prefix itself, so probing touches no record; IPv6 the record index + 1 */
+static uint64_t
+prefix_slot_value(const struct dataset_builder *b, size_t index)
 {
 	if (b->ipv6)
-		return b->records6[x].start == b->records6[y].start &&
-		    b->records6[x].priority == b->records6[y].priority;
-	return b->records4[x].start == b->records4[y].start &&
-	    b->records4[x].priority == b->records4[y].priority;
+		return (uint64_t)index + 1;
+	return ((uint64_t)b->records4[index].start << 8 | b->records4[index].priority) + 1;
+}
+
+/* prefix_slot_hash - hash of the prefix behind a slot value */
+static uint64_t
+prefix_slot_hash(const struct dataset_builder *b, uint64_t value)
+{
+	const struct record6 *r;
+
+	if (!b->ipv6)
+		return mix64(value);
+	r = &b->records6[value - 1];
+	return mix64((uint64_t)(r->start >> 64) ^ mix64((uint64_t)r->start ^ r->priority));
+}
+
+/* prefix_slot_equal - the slot value stands for the same prefix as record index */
+static bool
+prefix_slot_equal(const struct dataset_builder *b, uint64_t value, size_t index)
+{
+	const struct record6 *x, *y;
+
+	if (!b->ipv6)
+		return value == prefix_slot_value(b, index);
+	x = &b->records6[value - 1];
+	y = &b->records6[index];
+	return x->start == y->start && x->priority == y->priority;
 }
 
 /* prefix_insert - remember record index; false if its prefix is already there */
 static bool
 prefix_insert(struct dataset_builder *b, size_t index)
 {
-	size_t slot;
+	uint64_t value = prefix_slot_value(b, index);
+	size_t slot, mask;
 
 	if ((b->prefix_count + 1) * 2 > b->prefix_slot_count) {
 		size_t old_count = b->prefix_slot_count, i;
-		uint32_t *old = b->prefix_slots;
+		uint64_t *old = b->prefix_slots;
 
 		b->prefix_slot_count = old_count == 0 ? DATASET_INITIAL_CAPACITY : old_count * 2;
 		b->prefix_slots = xcalloc(b->prefix_slot_count, sizeof(*b->prefix_slots));
+		mask = b->prefix_slot_count - 1;
 		for (i = 0; i < old_count; i++) {
 			if (old[i] == 0)
 				continue;
-			slot = prefix_hash(b, old[i] - 1) & (b->prefix_slot_count - 1);
+			slot = prefix_slot_hash(b, old[i]) & mask;
 			while (b->prefix_slots[slot] != 0)
-				slot = (slot + 1) & (b->prefix_slot_count - 1);
+				slot = (slot + 1) & mask;
 			b->prefix_slots[slot] = old[i];
 		}
 		free(old);
 	}
-	slot = prefix_hash(b, index) & (b->prefix_slot_count - 1);
+	mask = b->prefix_slot_count - 1;
+	slot = prefix_slot_hash(b, value) & mask;
 	while (b->prefix_slots[slot] != 0) {
-		if (prefix_equal(b, b->prefix_slots[slot] - 1, index))
+		if (prefix_slot_equal(b, b->prefix_slots[slot], index))
 			return false;
-		slot = (slot + 1) & (b->prefix_slot_count - 1);
+		slot = (slot + 1) & mask;
 	}
-	b->prefix_slots[slot] = (uint32_t)index + 1;
+	b->prefix_slots[slot] = value;
 	b->prefix_count++;
 	return true;
 }

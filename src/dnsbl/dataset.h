@@ -25,13 +25,18 @@ bool dataset_type_parse(const char *name, enum dataset_type *out);
 /* dataset_type_name - the rbldnsd name of type ("ip4set" ...) */
 const char *dataset_type_name(enum dataset_type type);
 
+/* $SOA and $NS of the data (the first line of each wins, as in rbldnsd); names are stored
+ * as written without a final dot. A ttl of 0 means the server's default TTL (rbldnsd's -t);
+ * $TTL sets ttl_present/ttl (the last one wins; "$TTL 0" = the default again). */
 struct dataset_soa { bool present; uint32_t ttl; char origin[256]; char person[256];
 	uint32_t serial; /* 0 = use newest file mtime */ uint32_t refresh, retry, expire, minimum; };
 struct dataset_meta { struct dataset_soa soa; char ns[32][256]; size_t ns_count; uint32_t ns_ttl;
 	bool ttl_present; uint32_t ttl; /* $TTL */ int64_t newest_mtime; };
 
 /* A value of a listing: the A record (127.0.0.x, host order uint32) and a TXT template
- * (NULL = no TXT). Templates use rbldnsd rules: "$" = the queried address, "$$" = "$". */
+ * (NULL = no TXT). Templates use rbldnsd rules: "$" = the queried address, "$$" = "$".
+ * The loader has already applied $0..$9 and $=. txt points into the dataset: valid until
+ * dataset_free(). */
 struct dataset_value { uint32_t a; const char *txt; };
 
 struct dataset;                      /* immutable once built; safe to read from many threads */
@@ -60,16 +65,22 @@ struct dataset *dataset_load_buffer(enum dataset_type type, const char *data, si
     const char *name, size_t *warnings, char *err, size_t err_size);
 
 /* dataset_lookup - longest-prefix match with exclusions. Returns the number of values
- * written (0 = not listed, or excluded). IPv4-mapped IPv6 addresses look up IPv4 data. */
+ * written (0 = not listed, or excluded). IPv4-mapped IPv6 addresses look up IPv4 data.
+ * ip4set (like rbldnsd) answers every entry of the most specific octet level (/32, /24,
+ * /16, /8) holding the address, so several values are possible; the other types give one.
+ * Values come in the order they first appear in the data; at most max are written.
+ * No allocation, no lock: call it from any number of threads. */
 size_t dataset_lookup(const struct dataset *set, const struct netaddr *address,
     struct dataset_value *out, size_t max);
 /* dataset_txt_render - expand a TXT template for the queried address into out (<=255 bytes
- * of text, truncated as rbldnsd does); returns the length. */
+ * of text, truncated as rbldnsd does); returns the length. rbldnsd stops at 254 bytes and
+ * so does this (and at out_size - 1). IPv6 is written like rbldnsd (lower-case hex, first
+ * longest zero run as "::", no dotted quad); IPv4-mapped addresses as a dotted quad. */
 size_t dataset_txt_render(const char *template, const struct netaddr *queried, char *out,
     size_t out_size);
 /* dataset_get_meta - the $SOA/$NS/$TTL data read with the dataset */
 const struct dataset_meta *dataset_get_meta(const struct dataset *set);
-/* dataset_entry_count - listed entries plus exclusions, as loaded */
+/* dataset_entry_count - listed entries plus exclusions, as loaded (lines, not addresses) */
 size_t dataset_entry_count(const struct dataset *set);
 size_t dataset_memory_bytes(const struct dataset *set);   /* bytes of the lookup structures */
 void dataset_free(struct dataset *set);

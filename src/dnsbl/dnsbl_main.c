@@ -66,6 +66,9 @@ static const struct dnsbl_config_key config_keys[] = {
 	{ "max_udp_size", DNSBL_KEY_UNSIGNED, offsetof(struct dnsbl_config, max_udp_size),
 	  "1232", DNS_UDP_PAYLOAD_MIN, DNSBL_UDP_MAX_LIMIT,
 	  "largest UDP reply; larger answers are sent with TC set" },
+	{ "udp_spin_us", DNSBL_KEY_UNSIGNED, offsetof(struct dnsbl_config, udp_spin_us), "50",
+	  0, 10000, "microseconds a UDP worker keeps polling after a batch before it sleeps "
+	  "(bigger batches under load; 0: sleep at once)" },
 	{ "tcp", DNSBL_KEY_BOOL, offsetof(struct dnsbl_config, tcp), "yes", 0, 0,
 	  "answer over TCP too" },
 	{ "tcp_max_clients", DNSBL_KEY_UNSIGNED, offsetof(struct dnsbl_config, tcp_max_clients),
@@ -262,6 +265,7 @@ enum long_only_option {
 	OPT_HOSTMASTER,
 	OPT_NEGATIVE_TTL,
 	OPT_MAX_UDP_SIZE,
+	OPT_UDP_SPIN_US,
 	OPT_NO_TCP,
 	OPT_TCP_MAX_CLIENTS,
 	OPT_TCP_IDLE_TIMEOUT,
@@ -282,6 +286,7 @@ static const struct option long_options[] = {
 	{ "hostmaster", required_argument, NULL, OPT_HOSTMASTER },
 	{ "negative-ttl", required_argument, NULL, OPT_NEGATIVE_TTL },
 	{ "max-udp-size", required_argument, NULL, OPT_MAX_UDP_SIZE },
+	{ "udp-spin-us", required_argument, NULL, OPT_UDP_SPIN_US },
 	{ "no-tcp", no_argument, NULL, OPT_NO_TCP },
 	{ "tcp-max-clients", required_argument, NULL, OPT_TCP_MAX_CLIENTS },
 	{ "tcp-idle-timeout", required_argument, NULL, OPT_TCP_IDLE_TIMEOUT },
@@ -313,6 +318,7 @@ usage(FILE *out)
 	    "  --hostmaster NAME         SOA mailbox of zones without $SOA\n"
 	    "  --negative-ttl SEC        SOA minimum of zones without $SOA (60)\n"
 	    "  --max-udp-size N          largest UDP reply (1232)\n"
+	    "  --udp-spin-us N           poll N microseconds after a batch (50)\n"
 	    "  --no-tcp                  do not answer over TCP\n"
 	    "  --tcp-max-clients N       open TCP connections at most (256)\n"
 	    "  --tcp-idle-timeout SEC    close idle TCP connections (10)\n"
@@ -440,6 +446,7 @@ dnsbl_config_parse_args(int argc, char **argv, struct dnsbl_config *config, bool
 		case OPT_HOSTMASTER: key = "hostmaster"; break;
 		case OPT_NEGATIVE_TTL: key = "negative_ttl"; break;
 		case OPT_MAX_UDP_SIZE: key = "max_udp_size"; break;
+		case OPT_UDP_SPIN_US: key = "udp_spin_us"; break;
 		case OPT_NO_TCP: key = "tcp"; value = "no"; break;
 		case OPT_TCP_MAX_CLIENTS: key = "tcp_max_clients"; break;
 		case OPT_TCP_IDLE_TIMEOUT: key = "tcp_idle_timeout"; break;
@@ -785,6 +792,7 @@ serve(const struct dnsbl_config *config, struct reload_zone_config *zones, size_
 		.tcp = config->tcp,
 		.tcp_max_clients = config->tcp_max_clients,
 		.tcp_idle_timeout_s = config->tcp_idle_timeout,
+		.spin_us = config->udp_spin_us,
 	};
 	const char **names = xcalloc(zone_count, sizeof(*names));
 	struct dnsbl_run run = { 0 };

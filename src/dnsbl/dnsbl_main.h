@@ -27,6 +27,7 @@ struct dnsbl_config {
 	unsigned check_interval;
 	unsigned workers;		/* 0 = one per CPU */
 	unsigned max_udp_size;
+	unsigned udp_spin_us;
 	bool tcp;
 	unsigned tcp_max_clients;
 	unsigned tcp_idle_timeout;

@@ -36,6 +36,7 @@
 #define TCP_OUTPUT_HIGH (256 * 1024)
 #define TCP_LENGTH_SIZE 2
 #define NS_PER_SECOND 1000000000ULL
+#define NS_PER_US 1000ULL
 /* Log at most one receive/send error per worker per this many seconds. */
 #define ERROR_LOG_INTERVAL_S 10
 
@@ -131,7 +132,9 @@ open_socket(const struct netaddr *address, uint16_t port, int type, bool reuse_p
 		snprintf(err, err_size, "socket for %s: %s", text, strerror(errno));
 		return -1;
 	}
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* SO_REUSEADDR on UDP would let other sockets share the port: TCP only. */
+	if (!(type & SOCK_DGRAM))
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
 		snprintf(err, err_size, "SO_REUSEPORT on %s: %s", text, strerror(errno));
 		close(fd);
@@ -235,6 +238,12 @@ dnsbl_server_listen(struct dnsbl_server *server, const struct netaddr *address, 
 	bool wildcard = is_wildcard(address);
 	size_t first = server->worker_count;
 
+	/* A port already in use by another SO_REUSEPORT group of the same user (a second
+	 * instance) would be shared silently: take it alone for a moment first. */
+	int probe = open_socket(address, port, SOCK_DGRAM, false, err, err_size);
+	if (probe < 0)
+		return false;
+	close(probe);
 	server->workers = xrealloc(server->workers, (server->worker_count +
 	    server->config.workers) * sizeof(*server->workers));
 	for (size_t i = 0; i < server->config.workers; i++) {
@@ -395,12 +404,27 @@ send_batch(struct udp_worker *worker, size_t count)
 	}
 }
 
-/* worker_main - receive a batch, answer it, send it; until the server stops */
+/* monotonic_ns - a clock for the spin budget */
+static uint64_t
+monotonic_ns(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)now.tv_sec * NS_PER_SECOND + (uint64_t)now.tv_nsec;
+}
+
+/* worker_main - receive a batch, answer it, send it; until the server stops. After a
+ * batch the worker polls without sleeping for a short while: under load the next
+ * datagrams arrive within microseconds, and a sleep and wake-up per datagram costs more
+ * CPU than the polls (and keeps batches at one datagram). */
 static void *
 worker_main(void *arg)
 {
 	struct udp_worker *worker = arg;
 	struct dnsbl_server *server = worker->server;
+	uint64_t spin_until = 0;
+	uint64_t spin_ns = server->config.spin_us * NS_PER_US;
 
 	while (!atomic_load_explicit(&server->stopping, memory_order_relaxed)) {
 		for (size_t i = 0; i < DNSBL_UDP_BATCH; i++) {
@@ -411,8 +435,9 @@ worker_main(void *arg)
 			message->msg_controllen = UDP_CONTROL_SIZE;
 			message->msg_flags = 0;
 		}
-		int count = recvmmsg(worker->fd, worker->receive, DNSBL_UDP_BATCH, MSG_WAITFORONE,
-		    NULL);
+		bool spinning = spin_ns > 0 && monotonic_ns() < spin_until;
+		int count = recvmmsg(worker->fd, worker->receive, DNSBL_UDP_BATCH,
+		    spinning ? MSG_DONTWAIT : MSG_WAITFORONE, NULL);
 		if (count < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 				log_socket_error(worker, "receive", errno);
@@ -423,6 +448,8 @@ worker_main(void *arg)
 		size_t replies = answer_batch(worker, (size_t)count);
 		if (replies > 0)
 			send_batch(worker, replies);
+		if (spin_ns > 0)
+			spin_until = monotonic_ns() + spin_ns;
 	}
 	return NULL;
 }

@@ -24,6 +24,7 @@ struct dnsbl_server_config {
 	bool tcp;			/* serve TCP too */
 	size_t tcp_max_clients;		/* open TCP connections at most */
 	unsigned tcp_idle_timeout_s;	/* close a TCP connection idle this long */
+	unsigned spin_us;		/* poll this long after a batch before sleeping */
 };
 
 struct event_base;

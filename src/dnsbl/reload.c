@@ -8,6 +8,7 @@
 #include <libgen.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -301,6 +302,8 @@ reload_load_initial(struct reload *reload, char *err, size_t err_size)
 
 /* ---- the loader thread ----------------------------------------------------------------- */
 
+static void add_watches(struct reload *reload, bool log_failures);
+
 /* drain_fd - empty an eventfd or the inotify queue */
 static void
 drain_fd(int fd)
@@ -333,6 +336,13 @@ loader_main(void *arg)
 	nfds_t count = reload->inotify_fd >= 0 ? 2 : 1;
 	int timeout = reload->check_interval_s ? (int)(reload->check_interval_s * MS_PER_SECOND) :
 	    -1;
+	struct sched_param idle = { .sched_priority = 0 };
+
+	/* Loading runs only on CPU time the workers leave: a reload must not stall answers
+	 * when both share a core. */
+	int error = pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle);
+	if (error != 0)
+		log_debug("event=loader_priority_unchanged error=\"%s\"", strerror(error));
 
 	for (;;) {
 		int ready = poll(fds, count, timeout);
@@ -350,6 +360,7 @@ loader_main(void *arg)
 		pthread_mutex_unlock(&reload->lock);
 		if (stopping)
 			break;
+		add_watches(reload, false);
 		reload_run_round(reload, force);
 		pthread_mutex_lock(&reload->lock);
 		reload->completed = target;
@@ -361,8 +372,32 @@ loader_main(void *arg)
 	return NULL;
 }
 
-/* watch_directories - an inotify watch on the directory of every data file (files are
- * replaced by rename, so the directory is what sees the new version arrive) */
+/* add_watches - an inotify watch on the directory of every data file (files are replaced
+ * by rename, so the directory is what sees the new version arrive). Called again before
+ * every round: a directory that was replaced gets watched anew (the kernel keeps one watch
+ * per directory however often it is added). */
+static void
+add_watches(struct reload *reload, bool log_failures)
+{
+	if (reload->inotify_fd < 0)
+		return;
+	for (size_t z = 0; z < reload->zone_count; z++) {
+		struct zone_state *zone = &reload->zones[z];
+		for (size_t s = 0; s < zone->source_count; s++) {
+			for (size_t p = 0; p < zone->sources[s].path_count; p++) {
+				char *copy = xstrdup(zone->sources[s].paths[p]);
+				const char *directory = dirname(copy);
+				if (inotify_add_watch(reload->inotify_fd, directory, INOTIFY_MASK) < 0 &&
+				    log_failures)
+					log_warn("event=inotify_watch_failed directory=%s error=\"%s\"",
+					    directory, strerror(errno));
+				free(copy);
+			}
+		}
+	}
+}
+
+/* watch_directories - start inotify, or say that only the periodic check is left */
 static void
 watch_directories(struct reload *reload)
 {
@@ -372,19 +407,7 @@ watch_directories(struct reload *reload)
 			 "%u s only\"", strerror(errno), reload->check_interval_s);
 		return;
 	}
-	for (size_t z = 0; z < reload->zone_count; z++) {
-		struct zone_state *zone = &reload->zones[z];
-		for (size_t s = 0; s < zone->source_count; s++) {
-			for (size_t p = 0; p < zone->sources[s].path_count; p++) {
-				char *copy = xstrdup(zone->sources[s].paths[p]);
-				const char *directory = dirname(copy);
-				if (inotify_add_watch(reload->inotify_fd, directory, INOTIFY_MASK) < 0)
-					log_warn("event=inotify_watch_failed directory=%s error=\"%s\"",
-					    directory, strerror(errno));
-				free(copy);
-			}
-		}
-	}
+	add_watches(reload, true);
 }
 
 bool

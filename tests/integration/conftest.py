@@ -53,6 +53,8 @@ Scale fakes (a second fake_smtp.py process, session-scoped, fixture scale_fakes;
     127.0.12.14        greylist                   450 first, open after 1 s (queue vs others)
     127.0.12.20        late-relay                 relays 3 s after the 250; next_hop = the
                                                   late receiver (127.0.0.1:late_receiver_port)
+    127.0.12.21        open                       relays at once, 221 to QUIT 0.5 s late;
+                                                  next_hop = the late receiver
 
 Fake DNS server (fakes/fake_dns.py) on 127.0.0.1:<free port>, zone "test": two-mx.test (MX 10
 mx1, MX 20 mx2), mx1.two-mx.test A 127.0.2.40, mx2.two-mx.test A 127.0.2.41 AAAA ::1,
@@ -129,6 +131,8 @@ GREYLIST_QUEUE_ADDRESSES = ["127.0.12.12", "127.0.12.13"]
 GREYLIST_BESIDE_OTHERS_ADDRESS = "127.0.12.14"
 LATE_RELAY_ADDRESS = "127.0.12.20"
 LATE_RELAY_DELAY = 3
+PROMPT_RELAY_ADDRESS = "127.0.12.21"
+PROMPT_RELAY_QUIT_DELAY = 0.5
 
 
 def fake_address(behaviour):
@@ -335,6 +339,9 @@ def scale_config(late_receiver_port):
             "options": {"delay": 1}})
     config.append({"behaviour": "late-relay", "address": LATE_RELAY_ADDRESS, "port": SMTP_PORT,
         "options": {"delay": LATE_RELAY_DELAY,
+            "next_hop": "127.0.0.1:%d" % late_receiver_port}})
+    config.append({"behaviour": "open", "address": PROMPT_RELAY_ADDRESS, "port": SMTP_PORT,
+        "options": {"hostname": "mx.prompt-relay.test", "quit_delay": PROMPT_RELAY_QUIT_DELAY,
             "next_hop": "127.0.0.1:%d" % late_receiver_port}})
     return config
 

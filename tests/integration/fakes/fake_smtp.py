@@ -25,6 +25,7 @@ Options common to every behaviour:
   domain     override T
   next_hop   "host:port" (loopback only): relayed messages are delivered there with smtplib,
              addressed to the decoded final recipient; without it relaying just says 250
+  quit_delay seconds before the 221 reply to QUIT (default 0: at once)
 Behaviour options: greylist/greylist-forever "delay" (seconds, default 1); greeting-pause
 "pause" (seconds, default 20); starttls-required "cert" and "key" (PEM files); tarpit "delay"
 (seconds before each MAIL/RCPT/DATA reply, default 10); drop-mid-battery "drop_at" (default 6);
@@ -833,6 +834,7 @@ class Session:
         await self.reply(214, ["2.0.0 fake %s: see RFC 5321" % self.fake.name])
 
     async def cmd_quit(self, argument):
+        await asyncio.sleep(float(self.fake.options.get("quit_delay", 0)))
         await self.reply(221, ["2.0.0 Bye"])
         raise SessionClosed()
 
