@@ -4,11 +4,12 @@ PYTHON      := /usr/bin/python3
 BUILD       := build
 TEST_BUILD  := build-test
 FUZZ_BUILD  := build-fuzz
+BENCH_BUILD := build-bench
 FUZZ_RUNS   ?= 200000
 export ASAN_OPTIONS  := abort_on_error=1:detect_leaks=1:strict_string_checks=1
 export UBSAN_OPTIONS := halt_on_error=1:print_stacktrace=1
 
-.PHONY: all deps build test-build fuzz-build demo test unit fuzz integration clean
+.PHONY: all deps build test-build fuzz-build bench-build bench demo test unit fuzz integration clean
 
 all: build
 
@@ -46,5 +47,19 @@ test: unit fuzz integration
 demo: build
 	$(PYTHON) scripts/demo.py --relayguard $(CURDIR)/$(BUILD)/relayguard
 
+# Benchmarks measure the optimised build: release, no sanitizers.
+bench-build: deps
+	@test -f $(BENCH_BUILD)/build.ninja || meson setup $(BENCH_BUILD) --buildtype=release
+	ninja -C $(BENCH_BUILD) relayguard bench/fake_targets
+
+# Every executable script in bench/ (each ends with its RESULT line); stops at the first failure.
+bench: bench-build
+	@for script in bench/*; do \
+		test -f "$$script" && test -x "$$script" || continue; \
+		echo "== $$script"; \
+		RELAYGUARD=$(CURDIR)/$(BENCH_BUILD)/relayguard \
+		FAKE_TARGETS=$(CURDIR)/$(BENCH_BUILD)/bench/fake_targets "$$script" || exit 1; \
+	done
+
 clean:
-	rm -rf $(BUILD) $(TEST_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(TEST_BUILD) $(FUZZ_BUILD) $(BENCH_BUILD)

@@ -6,7 +6,7 @@ set -eu
 PACKAGES="build-essential pkg-config meson ninja-build clang libclang-rt-14-dev
 libevent-dev libssl-dev libc-ares-dev libsqlite3-dev libjansson-dev libinih-dev
 libcrypt-dev libcmocka-dev python3 python3-pytest swaks nmap dnsutils openssl
-postfix debconf-utils rbldnsd dnsperf libpq-dev postgresql"
+postfix debconf-utils rbldnsd dnsperf libpq-dev postgresql time"
 
 missing=""
 for package in $PACKAGES; do

@@ -11,7 +11,7 @@
 
 /* The schema version this program writes: each backend holds exactly this many migrations,
  * numbered 1..STORE_SCHEMA_VERSION (docs/store.md, "Version history"). */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 /* What a late arrival turns a result into (DESIGN.md: confirmed by the receiver). */
 #define STORE_VERDICT_CONFIRMED "open"
@@ -43,6 +43,95 @@ struct store_arrival_page {
 	struct store_arrival_row rows[STORE_ARRIVALS_PAGE];
 };
 
+/* A listing to insert, with the parts of its prefix kept in their own columns. */
+struct store_listing_row {
+	struct store_listing listing;	/* id ignored */
+	const char *address;		/* the prefix's network address, "192.0.2.0" */
+	unsigned length;
+	const char *family;		/* "ipv4" or "ipv6" */
+};
+
+/* Which listings store_ops.listings_select reads. */
+enum store_listing_select {
+	STORE_LISTINGS_BY_PREFIX,	/* the one of query->prefix */
+	STORE_LISTINGS_ALL,		/* every listing, id order */
+	STORE_LISTINGS_EXPIRED,		/* expires_at <= query->now, id order */
+};
+
+struct store_listing_query {
+	enum store_listing_select which;
+	const char *prefix;
+	int64_t now;
+};
+
+/* An address whose latest open-or-closed result may change its listing
+ * (store_listings_from_results); listing.id is 0 when the address is not listed. */
+struct store_listing_candidate {
+	int64_t result_id;
+	const char *address;
+	const char *prefix;		/* the address as a host prefix, "192.0.2.1/32" */
+	const char *verdict;		/* "open" or "closed" */
+	const char *stage;
+	int64_t seen_at;		/* the later of its start and its upgrade by an arrival */
+	struct store_listing listing;
+};
+typedef void (*store_candidate_fn)(void *arg, const struct store_listing_candidate *candidate);
+
+/* The automatic reasons as SQL sees them (store.c's reason table says the same). */
+#define STORE_SQL_AUTOMATIC_REASONS "('delivered', 'data')"
+
+/* The candidates of store_listings_from_results, one statement for both backends ($1 is a
+ * numbered parameter in PostgreSQL and a named one in SQLite, bound by position in both):
+ * per address, the latest result (started_at, then id) among the open-at-data-or-later and
+ * closed ones seen since $1, joined with the address's own listing; only the rows that call
+ * for a change come back. A result listed once and expired, or older than an operator's
+ * removal, does not list the address again. */
+#define STORE_SQL_LISTING_CANDIDATES \
+	"WITH latest AS (" \
+	"  SELECT id, address, verdict, stage," \
+	"    CASE WHEN upgraded_at IS NOT NULL AND upgraded_at > started_at THEN upgraded_at" \
+	"      ELSE started_at END AS seen_at," \
+	"    address || CASE WHEN address LIKE '%:%' THEN '/128' ELSE '/32' END AS host_prefix," \
+	"    ROW_NUMBER() OVER (PARTITION BY address ORDER BY started_at DESC, id DESC) AS n" \
+	"  FROM results" \
+	"  WHERE address IS NOT NULL AND address <> '127.0.0.1' AND address NOT LIKE '::ffff:%'" \
+	"    AND (verdict = 'closed' OR (verdict = 'open' AND stage IN ('data', 'delivered')))" \
+	"    AND (started_at >= $1 OR upgraded_at >= $1))" \
+	" SELECT l.id, l.address, l.host_prefix, l.verdict, l.stage, l.seen_at," \
+	"  li.id, li.prefix, li.reason, li.origin, li.comment, li.result_id, li.listed_at," \
+	"  li.confirmed_at, li.expires_at" \
+	" FROM latest l LEFT JOIN listings li ON li.prefix = l.host_prefix" \
+	" WHERE l.n = 1 AND (" \
+	"  (l.verdict = 'open' AND li.id IS NULL AND NOT EXISTS (" \
+	"    SELECT 1 FROM listing_history h WHERE h.prefix = l.host_prefix" \
+	"      AND ((h.action = 'removed' AND h.at >= l.seen_at)" \
+	"        OR (h.action = 'expired' AND h.result_id = l.id))))" \
+	"  OR (l.verdict = 'open' AND li.id IS NOT NULL AND (li.result_id IS NULL" \
+	"    OR li.result_id <> l.id" \
+	"    OR li.reason <> CASE WHEN l.stage = 'delivered' THEN 'delivered' ELSE 'data' END))" \
+	"  OR (l.verdict = 'closed' AND li.reason IN " STORE_SQL_AUTOMATIC_REASONS "))" \
+	" ORDER BY l.id"
+
+/* Listed single addresses not checked since $1, with the port to check them on. */
+#define STORE_SQL_LISTINGS_STALE \
+	"SELECT li.address," \
+	"  COALESCE((SELECT r.port FROM results r WHERE r.id = li.result_id)," \
+	"    (SELECT r.port FROM results r WHERE r.address = li.address" \
+	"      ORDER BY r.started_at DESC, r.id DESC LIMIT 1), 0)," \
+	"  COALESCE((SELECT MAX(r.started_at) FROM results r WHERE r.address = li.address), 0)" \
+	" FROM listings li" \
+	" WHERE li.length = CASE li.family WHEN 'ipv6' THEN 128 ELSE 32 END" \
+	"  AND NOT EXISTS (SELECT 1 FROM results r WHERE r.address = li.address" \
+	"    AND r.started_at >= $1)" \
+	" ORDER BY li.id"
+
+#define STORE_SQL_LISTING_COLUMNS \
+	"SELECT id, prefix, reason, origin, comment, result_id, listed_at, confirmed_at, " \
+	"expires_at FROM listings "
+#define STORE_SQL_EVENT_COLUMNS \
+	"SELECT id, listing_id, prefix, action, reason, origin, comment, result_id, at, " \
+	"confirmed_at, expires_at FROM listing_history "
+
 /* One backend. impl is the backend's own connection state. */
 struct store_ops {
 	const char *name;
@@ -62,6 +151,34 @@ struct store_ops {
 	int (*arrivals_page)(void *impl, int64_t after_id, size_t limit,
 	    struct store_arrival_page *page, char *err, size_t err_size);
 	int (*arrivals_last_id)(void *impl, int64_t *last_id, char *err, size_t err_size);
+
+	/* Listings: the decisions are store.c's; each of these runs one statement. Writes
+	 * happen between listing_begin (the write lock: SQLite BEGIN IMMEDIATE; PostgreSQL a
+	 * lock on listing_history, so serials commit in order) and listing_commit. */
+	int (*listing_begin)(void *impl, char *err, size_t err_size);
+	int (*listing_commit)(void *impl, char *err, size_t err_size);
+	void (*listing_rollback)(void *impl);
+	int (*listings_select)(void *impl, const struct store_listing_query *query,
+	    store_listing_fn fn, void *arg, char *err, size_t err_size);
+	int (*listing_insert)(void *impl, const struct store_listing_row *row, int64_t *id,
+	    char *err, size_t err_size);
+	/* listing_update - reason, origin, comment, result_id, confirmed_at, expires_at */
+	int (*listing_update)(void *impl, const struct store_listing *listing, char *err,
+	    size_t err_size);
+	int (*listing_delete)(void *impl, int64_t id, char *err, size_t err_size);
+	/* listing_event_add - a listing_history row (event->serial and ->listed ignored) */
+	int (*listing_event_add)(void *impl, const struct store_listing_event *event,
+	    int64_t *serial, char *err, size_t err_size);
+	/* listing_events - rows with id > after (of one prefix, or all when prefix is NULL),
+	 * in id order, at most limit (0: all) */
+	int (*listing_events)(void *impl, const char *prefix, int64_t after, size_t limit,
+	    store_listing_event_fn fn, void *arg, char *err, size_t err_size);
+	int (*listing_serial)(void *impl, int64_t *serial, int64_t *changed_at, char *err,
+	    size_t err_size);
+	int (*listing_candidates)(void *impl, int64_t since, store_candidate_fn fn, void *arg,
+	    char *err, size_t err_size);
+	int (*listings_stale)(void *impl, int64_t before, store_stale_fn fn, void *arg,
+	    char *err, size_t err_size);
 };
 
 /* store_sqlite_open - open or create the SQLite file at path and migrate it. */
@@ -89,9 +206,16 @@ const char *store_text_clean(const char *text, char **owned);
 /* store_text_or_null - NULL for NULL or "", else text: optional columns store NULL. */
 const char *store_text_or_null(const char *text);
 
+/* store_result_registers_tokens - some test of result carries a token (store_result_add then
+ * looks for arrivals of those tokens recorded before it: docs/store.md). */
+bool store_result_registers_tokens(const struct store_result *result);
+
 /* store_tricks_with - tricks ("R01,R02", NULL or "") with test_id added when it is not one of
  * its items; a new string to free. */
 char *store_tricks_with(const char *tricks, const char *test_id);
+
+/* store_listing_action_lists - whether a listing_history action leaves the prefix listed. */
+bool store_listing_action_lists(const char *action);
 
 /* store_upgrade - the before-columns of a result that a confirmed arrival upgrades: the first
  * upgrade keeps the verdict and stage it replaces; later ones keep what the first kept; a

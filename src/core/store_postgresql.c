@@ -86,6 +86,37 @@ static const char *const pgsql_migrations[] = {
 	"  test_id TEXT);"
 	"CREATE INDEX arrivals_token ON arrivals (token);"
 	"CREATE INDEX arrivals_arrived ON arrivals (arrived_at);",
+	/* 2: DNSBL listings and their history (identity ids are never reused: they name the
+	 * evidence in TXT records and the serials of the history) */
+	"CREATE TABLE listings ("
+	"  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+	"  prefix TEXT NOT NULL UNIQUE,"
+	"  address TEXT NOT NULL,"
+	"  length INTEGER NOT NULL,"
+	"  family TEXT NOT NULL CHECK (family IN ('ipv4', 'ipv6')),"
+	"  reason TEXT NOT NULL,"
+	"  origin TEXT NOT NULL CHECK (origin IN ('sync', 'manual', 'import')),"
+	"  result_id BIGINT REFERENCES results (id) ON DELETE SET NULL,"
+	"  comment TEXT,"
+	"  listed_at BIGINT NOT NULL,"
+	"  confirmed_at BIGINT NOT NULL,"
+	"  expires_at BIGINT);"
+	"CREATE INDEX listings_address ON listings (address);"
+	"CREATE INDEX listings_expires ON listings (expires_at);"
+	"CREATE TABLE listing_history ("
+	"  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+	"  listing_id BIGINT NOT NULL,"
+	"  prefix TEXT NOT NULL,"
+	"  action TEXT NOT NULL CHECK (action IN ('listed', 'reconfirmed', 'updated', 'removed',"
+	"    'delisted', 'expired')),"
+	"  reason TEXT NOT NULL,"
+	"  origin TEXT NOT NULL CHECK (origin IN ('sync', 'manual', 'import')),"
+	"  result_id BIGINT REFERENCES results (id) ON DELETE SET NULL,"
+	"  comment TEXT,"
+	"  at BIGINT NOT NULL,"
+	"  confirmed_at BIGINT NOT NULL,"
+	"  expires_at BIGINT);"
+	"CREATE INDEX listing_history_prefix ON listing_history (prefix, id);",
 };
 
 _Static_assert(sizeof(pgsql_migrations) / sizeof(pgsql_migrations[0]) == STORE_SCHEMA_VERSION,
@@ -122,13 +153,49 @@ static const char PGSQL_HISTORY_MATCH[] = PGSQL_HISTORY_COLUMNS
     "ORDER BY started_at DESC, id DESC LIMIT $4";
 static const char PGSQL_HISTORY_ALL[] = PGSQL_HISTORY_COLUMNS
     "WHERE started_at >= $1 ORDER BY started_at DESC, id DESC LIMIT $2";
-/* Taken just before an arrival's insert and held until its commit: arrival ids are handed
+/* Taken first in an arrival's transaction and held until its commit: arrival ids are handed
  * out and committed one transaction at a time, so a poller reading id > last never sees a
- * later id before an earlier one commits. Plain SELECTs are not blocked by this mode. */
+ * later id before an earlier one commits. Plain SELECTs are not blocked by this mode. Taken
+ * before the token is looked up, so that a result stored meanwhile is either seen by the
+ * look-up or sees the arrival (PGSQL_EARLY_ARRIVALS_LOCK). */
 static const char PGSQL_ARRIVALS_LOCK[] = "LOCK TABLE arrivals IN SHARE ROW EXCLUSIVE MODE";
+/* Taken by a result with tokens before it looks for their earlier arrivals: it waits for an
+ * arrival transaction in progress (whose token look-up could not see this uncommitted result)
+ * and makes the next one wait for this commit. Results do not wait for each other. */
+static const char PGSQL_EARLY_ARRIVALS_LOCK[] = "LOCK TABLE arrivals IN ROW EXCLUSIVE MODE";
+/* Of a result's tokens, the one whose first unlinked arrival came earliest, and its time. */
+static const char PGSQL_EARLY_ARRIVAL_FIND[] = "SELECT a.token, MIN(a.arrived_at) FROM tests t "
+    "JOIN arrivals a ON a.token = t.token WHERE t.result_id = $1 AND a.result_id IS NULL "
+    "GROUP BY a.token ORDER BY 2, 1 LIMIT 1";
+static const char PGSQL_EARLY_ARRIVALS_LINK[] = "UPDATE arrivals SET result_id = $1, "
+    "test_id = $2 WHERE token = $3 AND result_id IS NULL";
 static const char PGSQL_ARRIVALS_AFTER[] = "SELECT id, token, peer, mail_from, rcpt_to, "
     "arrived_at FROM arrivals WHERE id > $1 ORDER BY id LIMIT $2";
 static const char PGSQL_ARRIVALS_LAST_ID[] = "SELECT COALESCE(MAX(id), 0) FROM arrivals";
+/* Taken first by every listing change and held until its commit: listing writers go one at
+ * a time, so history ids (the listing serials) commit in order and a poller of the serial
+ * never misses a change. Readers are not blocked. */
+static const char PGSQL_LISTINGS_LOCK[] = "LOCK TABLE listing_history IN SHARE ROW EXCLUSIVE "
+    "MODE";
+static const char PGSQL_LISTING_BY_PREFIX[] = STORE_SQL_LISTING_COLUMNS "WHERE prefix = $1";
+static const char PGSQL_LISTINGS_ALL[] = STORE_SQL_LISTING_COLUMNS "ORDER BY id";
+static const char PGSQL_LISTINGS_EXPIRED[] = STORE_SQL_LISTING_COLUMNS
+    "WHERE expires_at IS NOT NULL AND expires_at <= $1 ORDER BY id";
+static const char PGSQL_LISTING_INSERT[] = "INSERT INTO listings (prefix, address, length, "
+    "family, reason, origin, result_id, comment, listed_at, confirmed_at, expires_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id";
+static const char PGSQL_LISTING_UPDATE[] = "UPDATE listings SET reason = $1, origin = $2, "
+    "result_id = $3, comment = $4, confirmed_at = $5, expires_at = $6 WHERE id = $7";
+static const char PGSQL_LISTING_DELETE[] = "DELETE FROM listings WHERE id = $1";
+static const char PGSQL_EVENT_ADD[] = "INSERT INTO listing_history (listing_id, prefix, "
+    "action, reason, origin, result_id, comment, at, confirmed_at, expires_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id";
+static const char PGSQL_EVENTS_ALL[] = STORE_SQL_EVENT_COLUMNS
+    "WHERE id > $1 ORDER BY id LIMIT $2";
+static const char PGSQL_EVENTS_PREFIX[] = STORE_SQL_EVENT_COLUMNS
+    "WHERE prefix = $1 AND id > $2 ORDER BY id LIMIT $3";
+static const char PGSQL_LISTING_SERIAL[] = "SELECT id, at FROM listing_history "
+    "ORDER BY id DESC LIMIT 1";
 
 struct pgsql_store {
 	PGconn *conn;
@@ -404,6 +471,26 @@ static int pgsql_history(void *impl, const struct store_query *query, store_hist
 static int pgsql_arrivals_page(void *impl, int64_t after_id, size_t limit,
     struct store_arrival_page *page, char *err, size_t err_size);
 static int pgsql_arrivals_last_id(void *impl, int64_t *last_id, char *err, size_t err_size);
+static int pgsql_listing_begin(void *impl, char *err, size_t err_size);
+static int pgsql_listing_commit(void *impl, char *err, size_t err_size);
+static void pgsql_listing_rollback(void *impl);
+static int pgsql_listings_select(void *impl, const struct store_listing_query *query,
+    store_listing_fn fn, void *arg, char *err, size_t err_size);
+static int pgsql_listing_insert(void *impl, const struct store_listing_row *row, int64_t *id,
+    char *err, size_t err_size);
+static int pgsql_listing_update(void *impl, const struct store_listing *listing, char *err,
+    size_t err_size);
+static int pgsql_listing_delete(void *impl, int64_t id, char *err, size_t err_size);
+static int pgsql_listing_event_add(void *impl, const struct store_listing_event *event,
+    int64_t *serial, char *err, size_t err_size);
+static int pgsql_listing_events(void *impl, const char *prefix, int64_t after, size_t limit,
+    store_listing_event_fn fn, void *arg, char *err, size_t err_size);
+static int pgsql_listing_serial(void *impl, int64_t *serial, int64_t *changed_at, char *err,
+    size_t err_size);
+static int pgsql_listing_candidates(void *impl, int64_t since, store_candidate_fn fn,
+    void *arg, char *err, size_t err_size);
+static int pgsql_listings_stale(void *impl, int64_t before, store_stale_fn fn, void *arg,
+    char *err, size_t err_size);
 
 static const struct store_ops pgsql_ops = {
 	.name = "postgresql",
@@ -415,6 +502,18 @@ static const struct store_ops pgsql_ops = {
 	.history = pgsql_history,
 	.arrivals_page = pgsql_arrivals_page,
 	.arrivals_last_id = pgsql_arrivals_last_id,
+	.listing_begin = pgsql_listing_begin,
+	.listing_commit = pgsql_listing_commit,
+	.listing_rollback = pgsql_listing_rollback,
+	.listings_select = pgsql_listings_select,
+	.listing_insert = pgsql_listing_insert,
+	.listing_update = pgsql_listing_update,
+	.listing_delete = pgsql_listing_delete,
+	.listing_event_add = pgsql_listing_event_add,
+	.listing_events = pgsql_listing_events,
+	.listing_serial = pgsql_listing_serial,
+	.listing_candidates = pgsql_listing_candidates,
+	.listings_stale = pgsql_listings_stale,
 };
 
 /* store_postgresql_open - check the URL, connect (UTF-8, quiet notices), migrate. */
@@ -545,7 +644,11 @@ pgsql_test_add(struct pgsql_store *store, int64_t result_id, const struct store_
 	return status;
 }
 
-/* pgsql_result_add_locked - the inserts of store_result_add, inside its transaction. */
+static int pgsql_early_arrivals_link(struct pgsql_store *store, int64_t result_id,
+    char *err, size_t err_size);
+
+/* pgsql_result_add_locked - the inserts of store_result_add, inside its transaction; then the
+ * arrivals of its tokens that came before it are applied. */
 static int
 pgsql_result_add_locked(struct pgsql_store *store, int64_t run_id,
     const struct store_result *result, int64_t *result_id, char *err, size_t err_size)
@@ -585,7 +688,9 @@ pgsql_result_add_locked(struct pgsql_store *store, int64_t run_id,
 		if (pgsql_test_add(store, *result_id, &result->tests[i], err, err_size) != 0)
 			return -1;
 	}
-	return 0;
+	if (!store_result_registers_tokens(result))
+		return 0;
+	return pgsql_early_arrivals_link(store, *result_id, err, err_size);
 }
 
 /* pgsql_result_add - a result and its tests, all or nothing. */
@@ -648,6 +753,95 @@ pgsql_upgrade(struct pgsql_store *store, const struct store_arrival *arrival, co
 	return status;
 }
 
+/* pgsql_token_find - the test and result a token belongs to, the result row locked: a result
+ * to PQclear with no row for an unknown token, or NULL with err set. */
+static PGresult *
+pgsql_token_find(struct pgsql_store *store, const char *token, char *err, size_t err_size)
+{
+	struct pgsql_params params = { 0 };
+	PGresult *owner;
+
+	pgsql_param_text(&params, token);
+	owner = pgsql_exec(store, PGSQL_TOKEN_FIND, &params, PGRES_TUPLES_OK, "token find", err,
+	    err_size);
+	pgsql_params_free(&params);
+	return owner;
+}
+
+/* pgsql_early_arrival_apply - the upgrade a token's first arrival would have made had the
+ * result been stored before it, then every unlinked arrival of the token linked. */
+static int
+pgsql_early_arrival_apply(struct pgsql_store *store, const struct store_arrival *arrival,
+    char *err, size_t err_size)
+{
+	struct pgsql_params params = { 0 };
+	PGresult *owner, *linked;
+	bool any;
+
+	owner = pgsql_token_find(store, arrival->token, err, err_size);
+	if (owner == NULL)
+		return -1;
+	if (PQntuples(owner) == 0) {
+		PQclear(owner);
+		return store_fail(err, err_size, "postgresql store: early arrival: token vanished");
+	}
+	if (pgsql_upgrade(store, arrival, owner, err, err_size) != 0) {
+		PQclear(owner);
+		return -1;
+	}
+	pgsql_param_int64(&params, pgsql_int64(owner, 0, 0));
+	pgsql_param_text(&params, pgsql_text(owner, 0, 1));
+	pgsql_param_text(&params, arrival->token);
+	linked = pgsql_exec(store, PGSQL_EARLY_ARRIVALS_LINK, &params, PGRES_COMMAND_OK,
+	    "early arrivals link", err, err_size);
+	pgsql_params_free(&params);
+	PQclear(owner);
+	if (linked == NULL)
+		return -1;
+	any = strcmp(PQcmdTuples(linked), "0") != 0;
+	PQclear(linked);
+	/* Each pass must link something, or pgsql_early_arrivals_link would never end. */
+	if (!any)
+		return store_fail(err, err_size, "postgresql store: early arrivals link: no "
+		    "arrival linked");
+	return 0;
+}
+
+/* pgsql_early_arrivals_link - inside store_result_add's transaction: the arrivals of
+ * result_id's tokens recorded before the result, applied token by token in the order they
+ * first arrived, exactly as store_arrival_record would have applied them. */
+static int
+pgsql_early_arrivals_link(struct pgsql_store *store, int64_t result_id, char *err,
+    size_t err_size)
+{
+	if (pgsql_command(store, PGSQL_EARLY_ARRIVALS_LOCK, NULL, "early arrivals lock", err,
+	    err_size) != 0)
+		return -1;
+	for (;;) {
+		struct pgsql_params params = { 0 };
+		struct store_arrival arrival = { 0 };
+		PGresult *found;
+		int status;
+
+		pgsql_param_int64(&params, result_id);
+		found = pgsql_exec(store, PGSQL_EARLY_ARRIVAL_FIND, &params, PGRES_TUPLES_OK,
+		    "early arrival find", err, err_size);
+		pgsql_params_free(&params);
+		if (found == NULL)
+			return -1;
+		if (PQntuples(found) == 0) {
+			PQclear(found);
+			return 0;
+		}
+		arrival.token = pgsql_text(found, 0, 0);
+		arrival.arrived_at = pgsql_int64(found, 0, 1);
+		status = pgsql_early_arrival_apply(store, &arrival, err, err_size);
+		PQclear(found);
+		if (status != 0)
+			return -1;
+	}
+}
+
 /* pgsql_arrival_record_locked - the work of store_arrival_record inside its transaction. */
 static int
 pgsql_arrival_record_locked(struct pgsql_store *store, const struct store_arrival *arrival,
@@ -657,20 +851,18 @@ pgsql_arrival_record_locked(struct pgsql_store *store, const struct store_arriva
 	PGresult *owner;
 	int status;
 
-	pgsql_param_text(&params, arrival->token);
-	owner = pgsql_exec(store, PGSQL_TOKEN_FIND, &params, PGRES_TUPLES_OK, "token find", err,
-	    err_size);
-	pgsql_params_free(&params);
+	/* The first lock this transaction takes, so holding it while waiting for a result row
+	 * cannot deadlock: every transaction that locks an existing result row and the arrivals
+	 * table takes the arrivals lock first, and store_result_add locks only its own rows,
+	 * which nobody else can see before it commits. */
+	if (pgsql_command(store, PGSQL_ARRIVALS_LOCK, NULL, "arrivals lock", err,
+	    err_size) != 0)
+		return -1;
+	owner = pgsql_token_find(store, arrival->token, err, err_size);
 	if (owner == NULL)
 		return -1;
 	*matched = PQntuples(owner) > 0;
 	if (*matched && pgsql_upgrade(store, arrival, owner, err, err_size) != 0) {
-		PQclear(owner);
-		return -1;
-	}
-	/* The last lock this transaction takes, so waiting for it cannot deadlock. */
-	if (pgsql_command(store, PGSQL_ARRIVALS_LOCK, NULL, "arrivals lock", err,
-	    err_size) != 0) {
 		PQclear(owner);
 		return -1;
 	}
@@ -857,4 +1049,343 @@ pgsql_arrivals_last_id(void *impl, int64_t *last_id, char *err, size_t err_size)
 	*last_id = pgsql_int64(result, 0, 0);
 	PQclear(result);
 	return 0;
+}
+
+/* ---- listings ------------------------------------------------------------------------- */
+
+/* pgsql_listing_begin - a transaction holding the listing lock (PGSQL_LISTINGS_LOCK). */
+static int
+pgsql_listing_begin(void *impl, char *err, size_t err_size)
+{
+	struct pgsql_store *store = impl;
+
+	if (pgsql_connected(store, err, err_size) != 0)
+		return -1;
+	if (pgsql_command(store, "BEGIN", NULL, "begin", err, err_size) != 0)
+		return -1;
+	if (pgsql_command(store, PGSQL_LISTINGS_LOCK, NULL, "listings lock", err,
+	    err_size) != 0) {
+		pgsql_rollback(store);
+		return -1;
+	}
+	return 0;
+}
+
+/* pgsql_listing_commit - make the listing change visible. */
+static int
+pgsql_listing_commit(void *impl, char *err, size_t err_size)
+{
+	return pgsql_command(impl, "COMMIT", NULL, "commit", err, err_size);
+}
+
+/* pgsql_listing_rollback - abandon the listing change. */
+static void
+pgsql_listing_rollback(void *impl)
+{
+	pgsql_rollback(impl);
+}
+
+/* pgsql_param_optional - add value, or NULL when it is 0 ("none", "never"). */
+static void
+pgsql_param_optional(struct pgsql_params *params, int64_t value)
+{
+	if (value == 0)
+		pgsql_param_null(params);
+	else
+		pgsql_param_int64(params, value);
+}
+
+/* pgsql_listing_at - the listing in columns first.. first+8 of a row (the order of
+ * STORE_SQL_LISTING_COLUMNS); NULL integers read as 0. */
+static void
+pgsql_listing_at(const PGresult *result, int row, int first, struct store_listing *listing)
+{
+	*listing = (struct store_listing){
+		.id = pgsql_int64(result, row, first),
+		.prefix = pgsql_text(result, row, first + 1),
+		.reason = pgsql_text(result, row, first + 2),
+		.origin = pgsql_text(result, row, first + 3),
+		.comment = pgsql_text(result, row, first + 4),
+		.result_id = pgsql_int64(result, row, first + 5),
+		.listed_at = pgsql_int64(result, row, first + 6),
+		.confirmed_at = pgsql_int64(result, row, first + 7),
+		.expires_at = pgsql_int64(result, row, first + 8),
+	};
+}
+
+/* The caller's callback (the one its query kind uses) and its argument. */
+struct pgsql_callback {
+	store_listing_fn listing;
+	store_listing_event_fn event;
+	store_candidate_fn candidate;
+	store_stale_fn stale;
+	void *arg;
+};
+
+/* pgsql_listing_row - hand one listing row to a store_listing_fn. */
+static void
+pgsql_listing_row(const void *context, const PGresult *result, int row)
+{
+	const struct pgsql_callback *callback = context;
+	struct store_listing listing;
+
+	pgsql_listing_at(result, row, 0, &listing);
+	callback->listing(callback->arg, &listing);
+}
+
+/* pgsql_listings_select - one listing, all of them, or the expired ones. */
+static int
+pgsql_listings_select(void *impl, const struct store_listing_query *query,
+    store_listing_fn fn, void *arg, char *err, size_t err_size)
+{
+	struct pgsql_store *store = impl;
+	struct pgsql_params params = { 0 };
+	struct pgsql_callback callback = { .listing = fn, .arg = arg };
+	const char *sql = PGSQL_LISTINGS_ALL;
+	int status;
+
+	if (pgsql_connected(store, err, err_size) != 0)
+		return -1;
+	if (query->which == STORE_LISTINGS_BY_PREFIX) {
+		sql = PGSQL_LISTING_BY_PREFIX;
+		pgsql_param_text(&params, query->prefix);
+	} else if (query->which == STORE_LISTINGS_EXPIRED) {
+		sql = PGSQL_LISTINGS_EXPIRED;
+		pgsql_param_int64(&params, query->now);
+	}
+	status = pgsql_stream(store, sql, &params, pgsql_listing_row, &callback, "listings", err,
+	    err_size);
+	pgsql_params_free(&params);
+	return status;
+}
+
+/* pgsql_insert_returning - run an INSERT ... RETURNING id and read the id. */
+static int
+pgsql_insert_returning(struct pgsql_store *store, const char *sql, struct pgsql_params *params,
+    const char *what, int64_t *id, char *err, size_t err_size)
+{
+	PGresult *result = pgsql_exec(store, sql, params, PGRES_TUPLES_OK, what, err, err_size);
+
+	pgsql_params_free(params);
+	if (result == NULL)
+		return -1;
+	*id = pgsql_int64(result, 0, 0);
+	PQclear(result);
+	return 0;
+}
+
+/* pgsql_listing_insert - a new listing; its id to *id. */
+static int
+pgsql_listing_insert(void *impl, const struct store_listing_row *row, int64_t *id, char *err,
+    size_t err_size)
+{
+	const struct store_listing *listing = &row->listing;
+	struct pgsql_params params = { 0 };
+
+	pgsql_param_text(&params, listing->prefix);
+	pgsql_param_text(&params, row->address);
+	pgsql_param_int64(&params, row->length);
+	pgsql_param_text(&params, row->family);
+	pgsql_param_text(&params, listing->reason);
+	pgsql_param_text(&params, listing->origin);
+	pgsql_param_optional(&params, listing->result_id);
+	pgsql_param_text(&params, store_text_or_null(listing->comment));
+	pgsql_param_int64(&params, listing->listed_at);
+	pgsql_param_int64(&params, listing->confirmed_at);
+	pgsql_param_optional(&params, listing->expires_at);
+	return pgsql_insert_returning(impl, PGSQL_LISTING_INSERT, &params, "listing insert", id,
+	    err, err_size);
+}
+
+/* pgsql_listing_update - new reason, evidence and expiry of an existing listing. */
+static int
+pgsql_listing_update(void *impl, const struct store_listing *listing, char *err,
+    size_t err_size)
+{
+	struct pgsql_params params = { 0 };
+	int status;
+
+	pgsql_param_text(&params, listing->reason);
+	pgsql_param_text(&params, listing->origin);
+	pgsql_param_optional(&params, listing->result_id);
+	pgsql_param_text(&params, store_text_or_null(listing->comment));
+	pgsql_param_int64(&params, listing->confirmed_at);
+	pgsql_param_optional(&params, listing->expires_at);
+	pgsql_param_int64(&params, listing->id);
+	status = pgsql_command(impl, PGSQL_LISTING_UPDATE, &params, "listing update", err,
+	    err_size);
+	pgsql_params_free(&params);
+	return status;
+}
+
+/* pgsql_listing_delete - drop a listing (its history stays). */
+static int
+pgsql_listing_delete(void *impl, int64_t id, char *err, size_t err_size)
+{
+	struct pgsql_params params = { 0 };
+	int status;
+
+	pgsql_param_int64(&params, id);
+	status = pgsql_command(impl, PGSQL_LISTING_DELETE, &params, "listing delete", err,
+	    err_size);
+	pgsql_params_free(&params);
+	return status;
+}
+
+/* pgsql_listing_event_add - one history row; its id is the new listing serial. */
+static int
+pgsql_listing_event_add(void *impl, const struct store_listing_event *event, int64_t *serial,
+    char *err, size_t err_size)
+{
+	struct pgsql_params params = { 0 };
+
+	pgsql_param_int64(&params, event->listing_id);
+	pgsql_param_text(&params, event->prefix);
+	pgsql_param_text(&params, event->action);
+	pgsql_param_text(&params, event->reason);
+	pgsql_param_text(&params, event->origin);
+	pgsql_param_optional(&params, event->result_id);
+	pgsql_param_text(&params, store_text_or_null(event->comment));
+	pgsql_param_int64(&params, event->at);
+	pgsql_param_int64(&params, event->confirmed_at);
+	pgsql_param_optional(&params, event->expires_at);
+	return pgsql_insert_returning(impl, PGSQL_EVENT_ADD, &params, "listing history add",
+	    serial, err, err_size);
+}
+
+/* pgsql_event_row - hand one history row to a store_listing_event_fn. */
+static void
+pgsql_event_row(const void *context, const PGresult *result, int row)
+{
+	const struct pgsql_callback *callback = context;
+	struct store_listing_event event = {
+		.serial = pgsql_int64(result, row, 0),
+		.listing_id = pgsql_int64(result, row, 1),
+		.prefix = pgsql_text(result, row, 2),
+		.action = pgsql_text(result, row, 3),
+		.reason = pgsql_text(result, row, 4),
+		.origin = pgsql_text(result, row, 5),
+		.comment = pgsql_text(result, row, 6),
+		.result_id = pgsql_int64(result, row, 7),
+		.at = pgsql_int64(result, row, 8),
+		.confirmed_at = pgsql_int64(result, row, 9),
+		.expires_at = pgsql_int64(result, row, 10),
+	};
+
+	event.listed = store_listing_action_lists(event.action);
+	callback->event(callback->arg, &event);
+}
+
+/* pgsql_listing_events - history rows after a serial, of one prefix or all. */
+static int
+pgsql_listing_events(void *impl, const char *prefix, int64_t after, size_t limit,
+    store_listing_event_fn fn, void *arg, char *err, size_t err_size)
+{
+	struct pgsql_store *store = impl;
+	struct pgsql_params params = { 0 };
+	struct pgsql_callback callback = { .event = fn, .arg = arg };
+	int status;
+
+	if (pgsql_connected(store, err, err_size) != 0)
+		return -1;
+	if (prefix != NULL)
+		pgsql_param_text(&params, prefix);
+	pgsql_param_int64(&params, after);
+	pgsql_param_limit(&params, limit);
+	status = pgsql_stream(store, prefix != NULL ? PGSQL_EVENTS_PREFIX : PGSQL_EVENTS_ALL,
+	    &params, pgsql_event_row, &callback, "listing history", err, err_size);
+	pgsql_params_free(&params);
+	return status;
+}
+
+/* pgsql_listing_serial - the newest history row's id and time (0, 0 when none). */
+static int
+pgsql_listing_serial(void *impl, int64_t *serial, int64_t *changed_at, char *err,
+    size_t err_size)
+{
+	struct pgsql_store *store = impl;
+	PGresult *result;
+
+	*serial = 0;
+	*changed_at = 0;
+	if (pgsql_connected(store, err, err_size) != 0)
+		return -1;
+	result = pgsql_exec(store, PGSQL_LISTING_SERIAL, NULL, PGRES_TUPLES_OK, "listing serial",
+	    err, err_size);
+	if (result == NULL)
+		return -1;
+	if (PQntuples(result) > 0) {
+		*serial = pgsql_int64(result, 0, 0);
+		*changed_at = pgsql_int64(result, 0, 1);
+	}
+	PQclear(result);
+	return 0;
+}
+
+/* pgsql_candidate_row - hand one candidate row to a store_candidate_fn. */
+static void
+pgsql_candidate_row(const void *context, const PGresult *result, int row)
+{
+	const struct pgsql_callback *callback = context;
+	struct store_listing_candidate candidate = {
+		.result_id = pgsql_int64(result, row, 0),
+		.address = pgsql_text(result, row, 1),
+		.prefix = pgsql_text(result, row, 2),
+		.verdict = pgsql_text(result, row, 3),
+		.stage = pgsql_text(result, row, 4),
+		.seen_at = pgsql_int64(result, row, 5),
+	};
+
+	pgsql_listing_at(result, row, 6, &candidate.listing);
+	callback->candidate(callback->arg, &candidate);
+}
+
+/* pgsql_listing_candidates - the addresses whose listing the results may change. */
+static int
+pgsql_listing_candidates(void *impl, int64_t since, store_candidate_fn fn, void *arg,
+    char *err, size_t err_size)
+{
+	struct pgsql_store *store = impl;
+	struct pgsql_params params = { 0 };
+	struct pgsql_callback callback = { .candidate = fn, .arg = arg };
+	int status;
+
+	pgsql_param_int64(&params, since);
+	status = pgsql_stream(store, STORE_SQL_LISTING_CANDIDATES, &params, pgsql_candidate_row,
+	    &callback, "listing candidates", err, err_size);
+	pgsql_params_free(&params);
+	return status;
+}
+
+/* pgsql_stale_row - hand one stale listing to a store_stale_fn. */
+static void
+pgsql_stale_row(const void *context, const PGresult *result, int row)
+{
+	const struct pgsql_callback *callback = context;
+	struct store_stale_listing stale = {
+		.address = pgsql_text(result, row, 0),
+		.port = (int)pgsql_int64(result, row, 1),
+		.checked_at = pgsql_int64(result, row, 2),
+	};
+
+	callback->stale(callback->arg, &stale);
+}
+
+/* pgsql_listings_stale - listed single addresses not checked since before. */
+static int
+pgsql_listings_stale(void *impl, int64_t before, store_stale_fn fn, void *arg, char *err,
+    size_t err_size)
+{
+	struct pgsql_store *store = impl;
+	struct pgsql_params params = { 0 };
+	struct pgsql_callback callback = { .stale = fn, .arg = arg };
+	int status;
+
+	if (pgsql_connected(store, err, err_size) != 0)
+		return -1;
+	pgsql_param_int64(&params, before);
+	status = pgsql_stream(store, STORE_SQL_LISTINGS_STALE, &params, pgsql_stale_row,
+	    &callback, "stale listings", err, err_size);
+	pgsql_params_free(&params);
+	return status;
 }

@@ -81,6 +81,37 @@ static const char *const sqlite_migrations[] = {
 	"  test_id TEXT);"
 	"CREATE INDEX arrivals_token ON arrivals (token);"
 	"CREATE INDEX arrivals_arrived ON arrivals (arrived_at);",
+	/* 2: DNSBL listings and their history (AUTOINCREMENT: ids are never reused, they name
+	 * the evidence in TXT records and the serials of the history) */
+	"CREATE TABLE listings ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  prefix TEXT NOT NULL UNIQUE,"
+	"  address TEXT NOT NULL,"
+	"  length INTEGER NOT NULL,"
+	"  family TEXT NOT NULL CHECK (family IN ('ipv4', 'ipv6')),"
+	"  reason TEXT NOT NULL,"
+	"  origin TEXT NOT NULL CHECK (origin IN ('sync', 'manual', 'import')),"
+	"  result_id INTEGER REFERENCES results (id) ON DELETE SET NULL,"
+	"  comment TEXT,"
+	"  listed_at INTEGER NOT NULL,"
+	"  confirmed_at INTEGER NOT NULL,"
+	"  expires_at INTEGER);"
+	"CREATE INDEX listings_address ON listings (address);"
+	"CREATE INDEX listings_expires ON listings (expires_at);"
+	"CREATE TABLE listing_history ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  listing_id INTEGER NOT NULL,"
+	"  prefix TEXT NOT NULL,"
+	"  action TEXT NOT NULL CHECK (action IN ('listed', 'reconfirmed', 'updated', 'removed',"
+	"    'delisted', 'expired')),"
+	"  reason TEXT NOT NULL,"
+	"  origin TEXT NOT NULL CHECK (origin IN ('sync', 'manual', 'import')),"
+	"  result_id INTEGER REFERENCES results (id) ON DELETE SET NULL,"
+	"  comment TEXT,"
+	"  at INTEGER NOT NULL,"
+	"  confirmed_at INTEGER NOT NULL,"
+	"  expires_at INTEGER);"
+	"CREATE INDEX listing_history_prefix ON listing_history (prefix, id);",
 };
 
 _Static_assert(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]) == STORE_SCHEMA_VERSION,
@@ -98,10 +129,24 @@ enum sqlite_statement {
 	SQLITE_STMT_RESULT_UPGRADE,
 	SQLITE_STMT_TEST_DELIVERED,
 	SQLITE_STMT_ARRIVAL_ADD,
+	SQLITE_STMT_EARLY_ARRIVAL_FIND,
+	SQLITE_STMT_EARLY_ARRIVALS_LINK,
 	SQLITE_STMT_HISTORY_MATCH,
 	SQLITE_STMT_HISTORY_ALL,
 	SQLITE_STMT_ARRIVALS_AFTER,
 	SQLITE_STMT_ARRIVALS_LAST_ID,
+	SQLITE_STMT_LISTING_BY_PREFIX,
+	SQLITE_STMT_LISTINGS_ALL,
+	SQLITE_STMT_LISTINGS_EXPIRED,
+	SQLITE_STMT_LISTING_INSERT,
+	SQLITE_STMT_LISTING_UPDATE,
+	SQLITE_STMT_LISTING_DELETE,
+	SQLITE_STMT_EVENT_ADD,
+	SQLITE_STMT_EVENTS_ALL,
+	SQLITE_STMT_EVENTS_PREFIX,
+	SQLITE_STMT_LISTING_SERIAL,
+	SQLITE_STMT_LISTING_CANDIDATES,
+	SQLITE_STMT_LISTINGS_STALE,
 	SQLITE_STMT_COUNT,
 };
 
@@ -134,6 +179,12 @@ static const char *const sqlite_statement_sql[SQLITE_STMT_COUNT] = {
 	    "delivered_at = COALESCE(delivered_at, ?) WHERE token = ?",
 	[SQLITE_STMT_ARRIVAL_ADD] = "INSERT INTO arrivals (token, peer, mail_from, rcpt_to, "
 	    "arrived_at, result_id, test_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+	/* The token of a result whose unlinked arrivals came first, with its first arrival. */
+	[SQLITE_STMT_EARLY_ARRIVAL_FIND] = "SELECT a.token, MIN(a.arrived_at) FROM tests t "
+	    "JOIN arrivals a ON a.token = t.token WHERE t.result_id = ? AND a.result_id IS NULL "
+	    "GROUP BY a.token ORDER BY 2, 1 LIMIT 1",
+	[SQLITE_STMT_EARLY_ARRIVALS_LINK] = "UPDATE arrivals SET result_id = ?, test_id = ? "
+	    "WHERE token = ? AND result_id IS NULL",
 	[SQLITE_STMT_HISTORY_MATCH] = SQLITE_HISTORY_COLUMNS
 	    "WHERE (address = ? OR target = ?) AND started_at >= ? "
 	    "ORDER BY started_at DESC, id DESC LIMIT ?",
@@ -144,6 +195,26 @@ static const char *const sqlite_statement_sql[SQLITE_STMT_COUNT] = {
 	[SQLITE_STMT_ARRIVALS_AFTER] = "SELECT id, token, peer, mail_from, rcpt_to, arrived_at "
 	    "FROM arrivals WHERE id > ? ORDER BY id LIMIT ?",
 	[SQLITE_STMT_ARRIVALS_LAST_ID] = "SELECT COALESCE(MAX(id), 0) FROM arrivals",
+	[SQLITE_STMT_LISTING_BY_PREFIX] = STORE_SQL_LISTING_COLUMNS "WHERE prefix = ?",
+	[SQLITE_STMT_LISTINGS_ALL] = STORE_SQL_LISTING_COLUMNS "ORDER BY id",
+	[SQLITE_STMT_LISTINGS_EXPIRED] = STORE_SQL_LISTING_COLUMNS
+	    "WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY id",
+	[SQLITE_STMT_LISTING_INSERT] = "INSERT INTO listings (prefix, address, length, family, "
+	    "reason, origin, result_id, comment, listed_at, confirmed_at, expires_at) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	[SQLITE_STMT_LISTING_UPDATE] = "UPDATE listings SET reason = ?, origin = ?, "
+	    "result_id = ?, comment = ?, confirmed_at = ?, expires_at = ? WHERE id = ?",
+	[SQLITE_STMT_LISTING_DELETE] = "DELETE FROM listings WHERE id = ?",
+	[SQLITE_STMT_EVENT_ADD] = "INSERT INTO listing_history (listing_id, prefix, action, "
+	    "reason, origin, result_id, comment, at, confirmed_at, expires_at) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	[SQLITE_STMT_EVENTS_ALL] = STORE_SQL_EVENT_COLUMNS "WHERE id > ? ORDER BY id LIMIT ?",
+	[SQLITE_STMT_EVENTS_PREFIX] = STORE_SQL_EVENT_COLUMNS
+	    "WHERE prefix = ? AND id > ? ORDER BY id LIMIT ?",
+	[SQLITE_STMT_LISTING_SERIAL] = "SELECT id, at FROM listing_history ORDER BY id DESC "
+	    "LIMIT 1",
+	[SQLITE_STMT_LISTING_CANDIDATES] = STORE_SQL_LISTING_CANDIDATES,
+	[SQLITE_STMT_LISTINGS_STALE] = STORE_SQL_LISTINGS_STALE,
 };
 
 struct sqlite_store {
@@ -413,6 +484,26 @@ static int sqlite_history(void *impl, const struct store_query *query, store_his
 static int sqlite_arrivals_page(void *impl, int64_t after_id, size_t limit,
     struct store_arrival_page *page, char *err, size_t err_size);
 static int sqlite_arrivals_last_id(void *impl, int64_t *last_id, char *err, size_t err_size);
+static int sqlite_listing_begin(void *impl, char *err, size_t err_size);
+static int sqlite_listing_commit(void *impl, char *err, size_t err_size);
+static void sqlite_listing_rollback(void *impl);
+static int sqlite_listings_select(void *impl, const struct store_listing_query *query,
+    store_listing_fn fn, void *arg, char *err, size_t err_size);
+static int sqlite_listing_insert(void *impl, const struct store_listing_row *row, int64_t *id,
+    char *err, size_t err_size);
+static int sqlite_listing_update(void *impl, const struct store_listing *listing, char *err,
+    size_t err_size);
+static int sqlite_listing_delete(void *impl, int64_t id, char *err, size_t err_size);
+static int sqlite_listing_event_add(void *impl, const struct store_listing_event *event,
+    int64_t *serial, char *err, size_t err_size);
+static int sqlite_listing_events(void *impl, const char *prefix, int64_t after, size_t limit,
+    store_listing_event_fn fn, void *arg, char *err, size_t err_size);
+static int sqlite_listing_serial(void *impl, int64_t *serial, int64_t *changed_at, char *err,
+    size_t err_size);
+static int sqlite_listing_candidates(void *impl, int64_t since, store_candidate_fn fn,
+    void *arg, char *err, size_t err_size);
+static int sqlite_listings_stale(void *impl, int64_t before, store_stale_fn fn, void *arg,
+    char *err, size_t err_size);
 
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
@@ -424,6 +515,18 @@ static const struct store_ops sqlite_ops = {
 	.history = sqlite_history,
 	.arrivals_page = sqlite_arrivals_page,
 	.arrivals_last_id = sqlite_arrivals_last_id,
+	.listing_begin = sqlite_listing_begin,
+	.listing_commit = sqlite_listing_commit,
+	.listing_rollback = sqlite_listing_rollback,
+	.listings_select = sqlite_listings_select,
+	.listing_insert = sqlite_listing_insert,
+	.listing_update = sqlite_listing_update,
+	.listing_delete = sqlite_listing_delete,
+	.listing_event_add = sqlite_listing_event_add,
+	.listing_events = sqlite_listing_events,
+	.listing_serial = sqlite_listing_serial,
+	.listing_candidates = sqlite_listing_candidates,
+	.listings_stale = sqlite_listings_stale,
 };
 
 /* store_sqlite_open - open or create the file, set WAL and friends, migrate, prepare. */
@@ -540,7 +643,11 @@ sqlite_test_add(struct sqlite_store *store, int64_t result_id, const struct stor
 	return sqlite_run(store, &binder, "test add", err, err_size);
 }
 
-/* sqlite_result_add_locked - the inserts of store_result_add, inside its transaction. */
+static int sqlite_early_arrivals_link(struct sqlite_store *store, int64_t result_id,
+    char *err, size_t err_size);
+
+/* sqlite_result_add_locked - the inserts of store_result_add, inside its transaction; then
+ * the arrivals of its tokens that came before it are applied. */
 static int
 sqlite_result_add_locked(struct sqlite_store *store, int64_t run_id,
     const struct store_result *result, int64_t *result_id, char *err, size_t err_size)
@@ -576,7 +683,9 @@ sqlite_result_add_locked(struct sqlite_store *store, int64_t run_id,
 		if (sqlite_test_add(store, *result_id, &result->tests[i], err, err_size) != 0)
 			return -1;
 	}
-	return 0;
+	if (!store_result_registers_tokens(result))
+		return 0;
+	return sqlite_early_arrivals_link(store, *result_id, err, err_size);
 }
 
 /* sqlite_result_add - a result and its tests, all or nothing. */
@@ -699,6 +808,91 @@ sqlite_upgrade(struct sqlite_store *store, const struct store_arrival *arrival,
 	sqlite_bind_int64(&binder, arrival->arrived_at);
 	sqlite_bind_text(&binder, arrival->token);
 	return sqlite_run(store, &binder, "test delivered", err, err_size);
+}
+
+/* sqlite_early_arrival_find - of result_id's tokens, the one whose first unlinked arrival came
+ * earliest: a copy in *token (NULL when no token has one) and that arrival's time. */
+static int
+sqlite_early_arrival_find(struct sqlite_store *store, int64_t result_id, char **token,
+    int64_t *arrived_at, char *err, size_t err_size)
+{
+	sqlite3_stmt *statement = store->statements[SQLITE_STMT_EARLY_ARRIVAL_FIND];
+	struct sqlite_binder binder = sqlite_binder_start(statement);
+	int rc;
+
+	*token = NULL;
+	sqlite_bind_int64(&binder, result_id);
+	if (binder.rc != SQLITE_OK)
+		return store_fail(err, err_size, "sqlite store: early arrival find: %s",
+		    sqlite3_errstr(binder.rc));
+	rc = sqlite3_step(statement);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		sqlite_fail(store, "early arrival find", err, err_size);
+		sqlite3_reset(statement);
+		return -1;
+	}
+	if (rc == SQLITE_ROW) {
+		*token = sqlite_column_copy(statement, 0);
+		*arrived_at = sqlite3_column_int64(statement, 1);
+	}
+	sqlite3_reset(statement);
+	return 0;
+}
+
+/* sqlite_early_arrival_apply - the upgrade a token's first arrival would have made had the
+ * result been stored before it, then every unlinked arrival of the token linked. */
+static int
+sqlite_early_arrival_apply(struct sqlite_store *store, const struct store_arrival *arrival,
+    char *err, size_t err_size)
+{
+	struct sqlite_token_owner owner = { 0 };
+	struct sqlite_binder binder;
+	bool found;
+	int status;
+
+	if (sqlite_token_find(store, arrival->token, &owner, &found, err, err_size) != 0)
+		return -1;
+	if (!found)
+		return store_fail(err, err_size, "sqlite store: early arrival: token vanished");
+	status = sqlite_upgrade(store, arrival, &owner, err, err_size);
+	if (status == 0) {
+		binder = sqlite_binder_start(store->statements[SQLITE_STMT_EARLY_ARRIVALS_LINK]);
+		sqlite_bind_int64(&binder, owner.result_id);
+		sqlite_bind_text(&binder, owner.test_id);
+		sqlite_bind_text(&binder, arrival->token);
+		status = sqlite_run(store, &binder, "early arrivals link", err, err_size);
+	}
+	/* Each pass must link something, or sqlite_early_arrivals_link would never end. */
+	if (status == 0 && sqlite3_changes(store->db) == 0)
+		status = store_fail(err, err_size, "sqlite store: early arrivals link: no arrival "
+		    "linked");
+	sqlite_token_owner_free(&owner);
+	return status;
+}
+
+/* sqlite_early_arrivals_link - inside store_result_add's transaction: the arrivals of
+ * result_id's tokens recorded before the result, applied token by token in the order they
+ * first arrived, exactly as store_arrival_record would have applied them. */
+static int
+sqlite_early_arrivals_link(struct sqlite_store *store, int64_t result_id, char *err,
+    size_t err_size)
+{
+	for (;;) {
+		struct store_arrival arrival = { 0 };
+		char *token;
+		int status;
+
+		if (sqlite_early_arrival_find(store, result_id, &token, &arrival.arrived_at, err,
+		    err_size) != 0)
+			return -1;
+		if (token == NULL)
+			return 0;
+		arrival.token = token;
+		status = sqlite_early_arrival_apply(store, &arrival, err, err_size);
+		free(token);
+		if (status != 0)
+			return -1;
+	}
 }
 
 /* sqlite_arrival_record_locked - the work of store_arrival_record inside its transaction. */
@@ -859,4 +1053,333 @@ sqlite_arrivals_last_id(void *impl, int64_t *last_id, char *err, size_t err_size
 	*last_id = sqlite3_column_int64(statement, 0);
 	sqlite3_reset(statement);
 	return 0;
+}
+
+/* ---- listings ------------------------------------------------------------------------- */
+
+/* sqlite_listing_begin - the write lock for a listing change. */
+static int
+sqlite_listing_begin(void *impl, char *err, size_t err_size)
+{
+	return sqlite_simple(impl, SQLITE_STMT_BEGIN, err, err_size);
+}
+
+/* sqlite_listing_commit - make the listing change visible. */
+static int
+sqlite_listing_commit(void *impl, char *err, size_t err_size)
+{
+	return sqlite_simple(impl, SQLITE_STMT_COMMIT, err, err_size);
+}
+
+/* sqlite_listing_rollback - abandon the listing change. */
+static void
+sqlite_listing_rollback(void *impl)
+{
+	sqlite_rollback(impl);
+}
+
+/* sqlite_bind_optional - bind value, or NULL when it is 0 ("none", "never"). */
+static void
+sqlite_bind_optional(struct sqlite_binder *binder, int64_t value)
+{
+	if (value == 0)
+		sqlite_bind_null(binder);
+	else
+		sqlite_bind_int64(binder, value);
+}
+
+/* sqlite_listing_at - the listing in the row's columns first.. first+8 (the order of
+ * STORE_SQL_LISTING_COLUMNS); NULL integers read as 0. */
+static void
+sqlite_listing_at(sqlite3_stmt *statement, int first, struct store_listing *listing)
+{
+	*listing = (struct store_listing){
+		.id = sqlite3_column_int64(statement, first),
+		.prefix = sqlite_column_text(statement, first + 1),
+		.reason = sqlite_column_text(statement, first + 2),
+		.origin = sqlite_column_text(statement, first + 3),
+		.comment = sqlite_column_text(statement, first + 4),
+		.result_id = sqlite3_column_int64(statement, first + 5),
+		.listed_at = sqlite3_column_int64(statement, first + 6),
+		.confirmed_at = sqlite3_column_int64(statement, first + 7),
+		.expires_at = sqlite3_column_int64(statement, first + 8),
+	};
+}
+
+/* sqlite_step_rows - step a bound statement, handing each row to row_fn; reset it after. */
+static int
+sqlite_step_rows(struct sqlite_store *store, struct sqlite_binder *binder, const char *what,
+    void (*row_fn)(sqlite3_stmt *statement, void *context), void *context, char *err,
+    size_t err_size)
+{
+	int rc;
+
+	if (binder->rc != SQLITE_OK) {
+		store_fail(err, err_size, "sqlite store: %s: %s", what, sqlite3_errstr(binder->rc));
+		sqlite3_reset(binder->statement);
+		return -1;
+	}
+	while ((rc = sqlite3_step(binder->statement)) == SQLITE_ROW)
+		row_fn(binder->statement, context);
+	if (rc != SQLITE_DONE) {
+		sqlite_fail(store, what, err, err_size);
+		sqlite3_reset(binder->statement);
+		return -1;
+	}
+	sqlite3_reset(binder->statement);
+	return 0;
+}
+
+/* The caller's callback (the one its query kind uses) and its argument. */
+struct sqlite_callback {
+	store_listing_fn listing;
+	store_listing_event_fn event;
+	store_candidate_fn candidate;
+	store_stale_fn stale;
+	void *arg;
+};
+
+/* sqlite_listing_row - hand one listing row to a store_listing_fn. */
+static void
+sqlite_listing_row(sqlite3_stmt *statement, void *context)
+{
+	struct sqlite_callback *callback = context;
+	struct store_listing listing;
+
+	sqlite_listing_at(statement, 0, &listing);
+	callback->listing(callback->arg, &listing);
+}
+
+/* sqlite_listings_select - one listing, all of them, or the expired ones. */
+static int
+sqlite_listings_select(void *impl, const struct store_listing_query *query,
+    store_listing_fn fn, void *arg, char *err, size_t err_size)
+{
+	struct sqlite_store *store = impl;
+	struct sqlite_callback callback = { .listing = fn, .arg = arg };
+	enum sqlite_statement which = SQLITE_STMT_LISTINGS_ALL;
+	struct sqlite_binder binder;
+
+	if (query->which == STORE_LISTINGS_BY_PREFIX)
+		which = SQLITE_STMT_LISTING_BY_PREFIX;
+	else if (query->which == STORE_LISTINGS_EXPIRED)
+		which = SQLITE_STMT_LISTINGS_EXPIRED;
+	binder = sqlite_binder_start(store->statements[which]);
+	if (query->which == STORE_LISTINGS_BY_PREFIX)
+		sqlite_bind_text(&binder, query->prefix);
+	else if (query->which == STORE_LISTINGS_EXPIRED)
+		sqlite_bind_int64(&binder, query->now);
+	return sqlite_step_rows(store, &binder, "listings", sqlite_listing_row, &callback, err,
+	    err_size);
+}
+
+/* sqlite_listing_insert - a new listing; its id to *id. */
+static int
+sqlite_listing_insert(void *impl, const struct store_listing_row *row, int64_t *id, char *err,
+    size_t err_size)
+{
+	struct sqlite_store *store = impl;
+	const struct store_listing *listing = &row->listing;
+	struct sqlite_binder binder =
+	    sqlite_binder_start(store->statements[SQLITE_STMT_LISTING_INSERT]);
+
+	sqlite_bind_text(&binder, listing->prefix);
+	sqlite_bind_text(&binder, row->address);
+	sqlite_bind_int64(&binder, row->length);
+	sqlite_bind_text(&binder, row->family);
+	sqlite_bind_text(&binder, listing->reason);
+	sqlite_bind_text(&binder, listing->origin);
+	sqlite_bind_optional(&binder, listing->result_id);
+	sqlite_bind_text(&binder, store_text_or_null(listing->comment));
+	sqlite_bind_int64(&binder, listing->listed_at);
+	sqlite_bind_int64(&binder, listing->confirmed_at);
+	sqlite_bind_optional(&binder, listing->expires_at);
+	if (sqlite_run(store, &binder, "listing insert", err, err_size) != 0)
+		return -1;
+	*id = sqlite3_last_insert_rowid(store->db);
+	return 0;
+}
+
+/* sqlite_listing_update - new reason, evidence and expiry of an existing listing. */
+static int
+sqlite_listing_update(void *impl, const struct store_listing *listing, char *err,
+    size_t err_size)
+{
+	struct sqlite_store *store = impl;
+	struct sqlite_binder binder =
+	    sqlite_binder_start(store->statements[SQLITE_STMT_LISTING_UPDATE]);
+
+	sqlite_bind_text(&binder, listing->reason);
+	sqlite_bind_text(&binder, listing->origin);
+	sqlite_bind_optional(&binder, listing->result_id);
+	sqlite_bind_text(&binder, store_text_or_null(listing->comment));
+	sqlite_bind_int64(&binder, listing->confirmed_at);
+	sqlite_bind_optional(&binder, listing->expires_at);
+	sqlite_bind_int64(&binder, listing->id);
+	return sqlite_run(store, &binder, "listing update", err, err_size);
+}
+
+/* sqlite_listing_delete - drop a listing (its history stays). */
+static int
+sqlite_listing_delete(void *impl, int64_t id, char *err, size_t err_size)
+{
+	struct sqlite_store *store = impl;
+	struct sqlite_binder binder =
+	    sqlite_binder_start(store->statements[SQLITE_STMT_LISTING_DELETE]);
+
+	sqlite_bind_int64(&binder, id);
+	return sqlite_run(store, &binder, "listing delete", err, err_size);
+}
+
+/* sqlite_listing_event_add - one history row; its id is the new listing serial. */
+static int
+sqlite_listing_event_add(void *impl, const struct store_listing_event *event, int64_t *serial,
+    char *err, size_t err_size)
+{
+	struct sqlite_store *store = impl;
+	struct sqlite_binder binder =
+	    sqlite_binder_start(store->statements[SQLITE_STMT_EVENT_ADD]);
+
+	sqlite_bind_int64(&binder, event->listing_id);
+	sqlite_bind_text(&binder, event->prefix);
+	sqlite_bind_text(&binder, event->action);
+	sqlite_bind_text(&binder, event->reason);
+	sqlite_bind_text(&binder, event->origin);
+	sqlite_bind_optional(&binder, event->result_id);
+	sqlite_bind_text(&binder, store_text_or_null(event->comment));
+	sqlite_bind_int64(&binder, event->at);
+	sqlite_bind_int64(&binder, event->confirmed_at);
+	sqlite_bind_optional(&binder, event->expires_at);
+	if (sqlite_run(store, &binder, "listing history add", err, err_size) != 0)
+		return -1;
+	*serial = sqlite3_last_insert_rowid(store->db);
+	return 0;
+}
+
+/* sqlite_event_row - hand one history row to a store_listing_event_fn. */
+static void
+sqlite_event_row(sqlite3_stmt *statement, void *context)
+{
+	struct sqlite_callback *callback = context;
+	struct store_listing_event event = {
+		.serial = sqlite3_column_int64(statement, 0),
+		.listing_id = sqlite3_column_int64(statement, 1),
+		.prefix = sqlite_column_text(statement, 2),
+		.action = sqlite_column_text(statement, 3),
+		.reason = sqlite_column_text(statement, 4),
+		.origin = sqlite_column_text(statement, 5),
+		.comment = sqlite_column_text(statement, 6),
+		.result_id = sqlite3_column_int64(statement, 7),
+		.at = sqlite3_column_int64(statement, 8),
+		.confirmed_at = sqlite3_column_int64(statement, 9),
+		.expires_at = sqlite3_column_int64(statement, 10),
+	};
+
+	event.listed = store_listing_action_lists(event.action);
+	callback->event(callback->arg, &event);
+}
+
+/* sqlite_listing_events - history rows after a serial, of one prefix or all. */
+static int
+sqlite_listing_events(void *impl, const char *prefix, int64_t after, size_t limit,
+    store_listing_event_fn fn, void *arg, char *err, size_t err_size)
+{
+	struct sqlite_store *store = impl;
+	struct sqlite_callback callback = { .event = fn, .arg = arg };
+	struct sqlite_binder binder = sqlite_binder_start(store->statements[prefix != NULL ?
+	    SQLITE_STMT_EVENTS_PREFIX : SQLITE_STMT_EVENTS_ALL]);
+
+	if (prefix != NULL)
+		sqlite_bind_text(&binder, prefix);
+	sqlite_bind_int64(&binder, after);
+	sqlite_bind_limit(&binder, limit);
+	return sqlite_step_rows(store, &binder, "listing history", sqlite_event_row, &callback,
+	    err, err_size);
+}
+
+/* sqlite_listing_serial - the newest history row's id and time (0, 0 when none). */
+static int
+sqlite_listing_serial(void *impl, int64_t *serial, int64_t *changed_at, char *err,
+    size_t err_size)
+{
+	struct sqlite_store *store = impl;
+	sqlite3_stmt *statement = store->statements[SQLITE_STMT_LISTING_SERIAL];
+	int rc;
+
+	sqlite3_reset(statement);
+	*serial = 0;
+	*changed_at = 0;
+	rc = sqlite3_step(statement);
+	if (rc == SQLITE_ROW) {
+		*serial = sqlite3_column_int64(statement, 0);
+		*changed_at = sqlite3_column_int64(statement, 1);
+	} else if (rc != SQLITE_DONE) {
+		sqlite_fail(store, "listing serial", err, err_size);
+		sqlite3_reset(statement);
+		return -1;
+	}
+	sqlite3_reset(statement);
+	return 0;
+}
+
+/* sqlite_candidate_row - hand one candidate row to a store_candidate_fn. */
+static void
+sqlite_candidate_row(sqlite3_stmt *statement, void *context)
+{
+	struct sqlite_callback *callback = context;
+	struct store_listing_candidate candidate = {
+		.result_id = sqlite3_column_int64(statement, 0),
+		.address = sqlite_column_text(statement, 1),
+		.prefix = sqlite_column_text(statement, 2),
+		.verdict = sqlite_column_text(statement, 3),
+		.stage = sqlite_column_text(statement, 4),
+		.seen_at = sqlite3_column_int64(statement, 5),
+	};
+
+	sqlite_listing_at(statement, 6, &candidate.listing);
+	callback->candidate(callback->arg, &candidate);
+}
+
+/* sqlite_listing_candidates - the addresses whose listing the results may change. */
+static int
+sqlite_listing_candidates(void *impl, int64_t since, store_candidate_fn fn, void *arg,
+    char *err, size_t err_size)
+{
+	struct sqlite_store *store = impl;
+	struct sqlite_callback callback = { .candidate = fn, .arg = arg };
+	struct sqlite_binder binder =
+	    sqlite_binder_start(store->statements[SQLITE_STMT_LISTING_CANDIDATES]);
+
+	sqlite_bind_int64(&binder, since);
+	return sqlite_step_rows(store, &binder, "listing candidates", sqlite_candidate_row,
+	    &callback, err, err_size);
+}
+
+/* sqlite_stale_row - hand one stale listing to a store_stale_fn. */
+static void
+sqlite_stale_row(sqlite3_stmt *statement, void *context)
+{
+	struct sqlite_callback *callback = context;
+	struct store_stale_listing stale = {
+		.address = sqlite_column_text(statement, 0),
+		.port = sqlite3_column_int(statement, 1),
+		.checked_at = sqlite3_column_int64(statement, 2),
+	};
+
+	callback->stale(callback->arg, &stale);
+}
+
+/* sqlite_listings_stale - listed single addresses not checked since before. */
+static int
+sqlite_listings_stale(void *impl, int64_t before, store_stale_fn fn, void *arg, char *err,
+    size_t err_size)
+{
+	struct sqlite_store *store = impl;
+	struct sqlite_callback callback = { .stale = fn, .arg = arg };
+	struct sqlite_binder binder =
+	    sqlite_binder_start(store->statements[SQLITE_STMT_LISTINGS_STALE]);
+
+	sqlite_bind_int64(&binder, before);
+	return sqlite_step_rows(store, &binder, "stale listings", sqlite_stale_row, &callback,
+	    err, err_size);
 }

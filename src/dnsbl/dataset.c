@@ -1405,3 +1405,82 @@ dataset_free(struct dataset *set)
 	free(set);
 }
 
+
+/* ---- walking (zone transfers) ----------------------------------------------------------- */
+
+/* walk_address - a host-order IPv4 number or a 128-bit key as an address */
+static void
+walk_address(bool ipv6, dataset_key key, struct netaddr *out)
+{
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	out->family = ipv6 ? AF_INET6 : AF_INET;
+	for (i = ipv6 ? 16 : 4; i > 0; i--) {
+		out->bytes[i - 1] = (uint8_t)key;
+		key >>= 8;
+	}
+}
+
+/* walk_report - hand one stretch and the values of its set to fn */
+static bool
+walk_report(const struct dataset *set, bool ipv6, dataset_key first, dataset_key last,
+    uint32_t id, struct dataset_value *values, dataset_walk_fn fn, void *context)
+{
+	struct dataset_stretch stretch;
+	uint32_t start = set->set_offsets[id];
+	uint32_t count = set->set_offsets[id + 1] - start, i;
+
+	if (count > DATASET_WALK_VALUES_MAX)
+		count = DATASET_WALK_VALUES_MAX;
+	for (i = 0; i < count; i++)
+		values[i] = set->values[set->set_members[start + i]];
+	walk_address(ipv6, first, &stretch.first);
+	walk_address(ipv6, last, &stretch.last);
+	stretch.values = values;
+	stretch.value_count = count;
+	return fn(context, &stretch);
+}
+
+bool
+dataset_walk(const struct dataset *set, dataset_walk_fn fn, void *context)
+{
+	struct dataset_value values[DATASET_WALK_VALUES_MAX];
+	size_t s = 0, r = 0;
+
+	if (!type_is_ipv6(set->type)) {
+		/* singles and ranges are disjoint: merge the two sorted lists */
+		while (s < set->single4_count || r < set->range4_count) {
+			bool single = r == set->range4_count || (s < set->single4_count &&
+			    set->single4[s] < set->range4_start[r]);
+			bool more = single ?
+			    walk_report(set, false, set->single4[s], set->single4[s],
+				set_index_get(&set->single4_set, s), values, fn, context) :
+			    walk_report(set, false, set->range4_start[r], set->range4_end[r],
+				set_index_get(&set->range4_set, r), values, fn, context);
+			if (!more)
+				return false;
+			if (single)
+				s++;
+			else
+				r++;
+		}
+		return true;
+	}
+	while (s < set->block6_count || r < set->range6_count) {
+		bool block = r == set->range6_count || (s < set->block6_count &&
+		    ((dataset_key)set->block6[s] << 64) < set->range6_start[r]);
+		dataset_key first = block ? (dataset_key)set->block6[s] << 64 : set->range6_start[r];
+		dataset_key last = block ? first | (dataset_key)UINT64_MAX : set->range6_end[r];
+		uint32_t id = block ? set_index_get(&set->block6_set, s) :
+		    set_index_get(&set->range6_set, r);
+
+		if (!walk_report(set, true, first, last, id, values, fn, context))
+			return false;
+		if (block)
+			s++;
+		else
+			r++;
+	}
+	return true;
+}

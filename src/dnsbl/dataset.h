@@ -85,4 +85,22 @@ size_t dataset_entry_count(const struct dataset *set);
 size_t dataset_memory_bytes(const struct dataset *set);   /* bytes of the lookup structures */
 void dataset_free(struct dataset *set);
 
+/* Most values dataset_walk() reports for one stretch (more are cut, as lookups cut at max). */
+#define DATASET_WALK_VALUES_MAX 64
+
+/* One stretch of addresses that dataset_walk() reports: every address from first to last
+ * (same family, inclusive) gets the same values. Stretches come in address order and never
+ * overlap; addresses between them are not listed (exclusions are already applied). values
+ * is valid during the callback only. */
+struct dataset_stretch {
+	struct netaddr first;
+	struct netaddr last;
+	const struct dataset_value *values;
+	size_t value_count;
+};
+typedef bool (*dataset_walk_fn)(void *context, const struct dataset_stretch *stretch);
+/* dataset_walk - call fn for every listed stretch of set, in address order (zone transfers
+ * write a dataset out this way); stops and returns false when fn returns false. */
+bool dataset_walk(const struct dataset *set, dataset_walk_fn fn, void *context);
+
 #endif

@@ -26,6 +26,7 @@
 #include "dnsbl/dnsbl_server.h"
 #include "dnsbl/metrics.h"
 #include "dnsbl/reload.h"
+#include "dnsbl/store_feed.h"
 #include "dnsbl/zone.h"
 
 #define DNS_PORT 53
@@ -34,6 +35,8 @@
 #define FALLBACK_NS "localhost"
 #define SECONDS_MAX 604800u
 #define TTL_MAX 2147483647u	/* RFC 2181 8 */
+/* Longest listing_ttl: ten years. */
+#define LISTING_TTL_MAX 315360000u
 /* Values of a command-line option remembered until the INI file has been read. */
 #define ARGS_MAX 256
 
@@ -43,7 +46,17 @@ static const struct dnsbl_config_key config_keys[] = {
 	  "UDP and TCP" },
 	{ "zone", DNSBL_KEY_LIST, offsetof(struct dnsbl_config, zone), "", 0, 0,
 	  "zone[,zone]:type:file[,file] as rbldnsd (types ip4set, ip4tset, ip4trie, ip6trie, "
-	  "ip6tset); repeat for several datasets in one zone" },
+	  "ip6tset); repeat for several datasets in one zone; zone[,zone]:store:URL serves the "
+	  "listings of a relayguard store (relayguard-list(1))" },
+	{ "store_txt", DNSBL_KEY_STRING, offsetof(struct dnsbl_config, store_txt), "", 0, 0,
+	  "TXT of store-fed zones: {reason} {date} {id} {result} {code} {prefix} are the "
+	  "listing's, $ the address (default \"" STORE_LISTING_TXT_DEFAULT "\")" },
+	{ "store_sync", DNSBL_KEY_BOOL, offsetof(struct dnsbl_config, store_sync), "no", 0, 0,
+	  "store-fed zones list open relays from check results, expire and delist before each "
+	  "look at the store, as relayguard list sync does" },
+	{ "listing_ttl", DNSBL_KEY_UNSIGNED, offsetof(struct dnsbl_config, listing_ttl),
+	  "604800", 0, LISTING_TTL_MAX, "seconds a listing made by store_sync lives unless a "
+	  "later check confirms it again (0: forever)" },
 	{ "user", DNSBL_KEY_STRING, offsetof(struct dnsbl_config, user), "", 0, 0,
 	  "user to run as after binding (default nobody when started as root)" },
 	{ "ttl", DNSBL_KEY_UNSIGNED, offsetof(struct dnsbl_config, ttl), "2100", 0, TTL_MAX,
@@ -273,6 +286,9 @@ enum long_only_option {
 	OPT_CONTROL,
 	OPT_CONFIG,
 	OPT_SYSLOG,
+	OPT_STORE_TXT,
+	OPT_STORE_SYNC,
+	OPT_LISTING_TTL,
 };
 
 static const struct option long_options[] = {
@@ -294,6 +310,9 @@ static const struct option long_options[] = {
 	{ "control", required_argument, NULL, OPT_CONTROL },
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "syslog", no_argument, NULL, OPT_SYSLOG },
+	{ "store-txt", required_argument, NULL, OPT_STORE_TXT },
+	{ "store-sync", no_argument, NULL, OPT_STORE_SYNC },
+	{ "listing-ttl", required_argument, NULL, OPT_LISTING_TTL },
 	{ "foreground", no_argument, NULL, 'f' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -326,6 +345,9 @@ usage(FILE *out)
 	    "  --control PATH            control socket (status, reload, metrics)\n"
 	    "  --config FILE             read the [dnsbl] section of an INI file first\n"
 	    "  --syslog                  log to syslog instead of stderr\n"
+	    "  --store-txt TEMPLATE      TXT of ZONE:store:URL zones ({reason} on {date} ...)\n"
+	    "  --store-sync              store zones list, expire and delist by themselves\n"
+	    "  --listing-ttl SEC         life of listings made by --store-sync (604800)\n"
 	    "  -f, -n                    accepted for rbldnsd: always in the foreground, and\n"
 	    "                            reloads never stop the answers\n"
 	    "  -q, --quiet               log warnings and errors only\n"
@@ -454,6 +476,9 @@ dnsbl_config_parse_args(int argc, char **argv, struct dnsbl_config *config, bool
 		case OPT_CONTROL: key = "control_socket"; break;
 		case OPT_CONFIG: config_file = optarg; break;
 		case OPT_SYSLOG: key = "log"; value = "syslog"; break;
+		case OPT_STORE_TXT: key = "store_txt"; break;
+		case OPT_STORE_SYNC: key = "store_sync"; value = "yes"; break;
+		case OPT_LISTING_TTL: key = "listing_ttl"; break;
 		case 'f':
 		case 'n':
 			break;	/* rbldnsd's fork-on-reload and no-daemon: what we always do */
@@ -533,6 +558,9 @@ zones_free(struct reload_zone_config *zones, size_t count)
 			for (size_t p = 0; p < zones[z].datasets[d].path_count; p++)
 				free(zones[z].datasets[d].paths[p]);
 			free(zones[z].datasets[d].paths);
+			if (zones[z].datasets[d].store != NULL)
+				free((char *)zones[z].datasets[d].store->url);
+			free(zones[z].datasets[d].store);
 		}
 		free(zones[z].datasets);
 		free(zones[z].name);
@@ -540,10 +568,25 @@ zones_free(struct reload_zone_config *zones, size_t count)
 	free(zones);
 }
 
-/* zones_from_specs - group "zone[,zone]:type:file[,file]" specs by zone */
+/* store_feed_config_new - the store feed of a "zone:store:URL" spec; the TXT template and
+ * the sync settings come from the configuration (which outlives the zones) */
+static struct store_feed_config *
+store_feed_config_new(const struct dnsbl_config *config, const char *url)
+{
+	struct store_feed_config *store = xcalloc(1, sizeof(*store));
+
+	store->url = xstrdup(url);
+	store->txt = config->store_txt;
+	store->sync = config->store_sync;
+	store->listing_ttl = config->listing_ttl;
+	return store;
+}
+
+/* zones_from_specs - group "zone[,zone]:type:file[,file]" and "zone[,zone]:store:URL" specs
+ * by zone */
 static bool
-zones_from_specs(const struct dnsbl_list *specs, struct reload_zone_config **out,
-    size_t *out_count, char *err, size_t err_size)
+zones_from_specs(const struct dnsbl_config *config, const struct dnsbl_list *specs,
+    struct reload_zone_config **out, size_t *out_count, char *err, size_t err_size)
 {
 	struct reload_zone_config *zones = NULL;
 	size_t count = 0;
@@ -558,10 +601,14 @@ zones_from_specs(const struct dnsbl_list *specs, struct reload_zone_config **out
 			goto fail;
 		}
 		char *type_name = xstrndup(first + 1, (size_t)(second - first - 1));
-		bool known = dataset_type_parse(type_name, &type);
+		/* store: the rest is one store URL, commas and colons included */
+		bool store_fed = strcmp(type_name, STORE_FEED_TYPE_NAME) == 0;
+		bool known = store_fed || dataset_type_parse(type_name, &type);
+		if (store_fed)
+			type = DATASET_IP4TRIE;
 		if (!known)
 			snprintf(err, err_size, "zone '%s': unknown dataset type '%s' (ip4set, ip4tset, "
-			    "ip4trie, ip6trie, ip6tset)", spec, type_name);
+			    "ip4trie, ip6trie, ip6tset, store)", spec, type_name);
 		free(type_name);
 		if (!known)
 			goto fail;
@@ -569,7 +616,10 @@ zones_from_specs(const struct dnsbl_list *specs, struct reload_zone_config **out
 		struct dnsbl_list files = { 0 };
 		char *name_text = xstrndup(spec, (size_t)(first - spec));
 		split(name_text, ',', &names);
-		split(second + 1, ',', &files);
+		if (store_fed)
+			list_add(&files, second + 1);
+		else
+			split(second + 1, ',', &files);
 		free(name_text);
 		bool good = true;
 		for (size_t f = 0; f < files.count; f++)
@@ -590,7 +640,12 @@ zones_from_specs(const struct dnsbl_list *specs, struct reload_zone_config **out
 			zone->datasets = xrealloc(zone->datasets, (zone->dataset_count + 1) *
 			    sizeof(*zone->datasets));
 			struct reload_dataset_config *dataset = &zone->datasets[zone->dataset_count++];
+			memset(dataset, 0, sizeof(*dataset));
 			dataset->type = type;
+			if (store_fed) {
+				dataset->store = store_feed_config_new(config, files.items[0]);
+				continue;
+			}
 			dataset->path_count = files.count;
 			dataset->paths = xcalloc(files.count, sizeof(char *));
 			for (size_t f = 0; f < files.count; f++)
@@ -896,7 +951,7 @@ dnsbl_main(int argc, char **argv)
 		dnsbl_config_free(&config);
 		return 2;
 	}
-	if (!zones_from_specs(&config.zone, &zones, &zone_count, err, sizeof(err))) {
+	if (!zones_from_specs(&config, &config.zone, &zones, &zone_count, err, sizeof(err))) {
 		fprintf(stderr, "relayguard dnsbl: %s\n", err);
 		dnsbl_config_free(&config);
 		return 2;

@@ -16,7 +16,11 @@ struct dnsbl_list {
 /* Everything `relayguard dnsbl` is told, after defaults, the INI file and the options. */
 struct dnsbl_config {
 	struct dnsbl_list listen;	/* ADDR[:PORT], port 53 when none */
-	struct dnsbl_list zone;		/* rbldnsd "zone[,zone]:type:file[,file]" */
+	struct dnsbl_list zone;		/* rbldnsd "zone[,zone]:type:file[,file]", or
+					 * "zone[,zone]:store:URL" */
+	char *store_txt;		/* TXT template of store-fed zones; "" = the default */
+	bool store_sync;		/* store-fed zones run `relayguard list sync` themselves */
+	unsigned listing_ttl;		/* seconds a listing of that sync lives (0: forever) */
 	char *user;			/* "" = "nobody" when started as root */
 	unsigned ttl;
 	unsigned ttl_min;

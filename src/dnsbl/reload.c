@@ -52,6 +52,8 @@ struct source {
 	struct file_stamp *after;
 	bool tried_failed;
 	struct zone_data *data;		/* NULL until the first good load */
+	struct store_feed *feed;	/* a store-fed dataset: no paths; data is its IPv4 */
+	struct zone_data *data6;	/* and this its IPv6 half */
 };
 
 struct zone_state {
@@ -125,7 +127,8 @@ note_failure(struct reload *reload, const char *zone, const struct source *sourc
 
 	log_escape(error, strlen(error), escaped, sizeof(escaped));
 	log_warn("event=reload_failed zone=%s type=%s error=%s detail=\"%s\"", zone,
-	    dataset_type_name(source->type), escaped, source->data != NULL ?
+	    source->feed != NULL ? STORE_FEED_TYPE_NAME : dataset_type_name(source->type),
+	    escaped, source->data != NULL ?
 	    "keeping the last good data" : "no data loaded yet");
 	pthread_mutex_lock(&reload->lock);
 	reload->status.failures++;
@@ -136,6 +139,43 @@ note_failure(struct reload *reload, const char *zone, const struct source *sourc
 }
 
 /* ---- loading --------------------------------------------------------------------------- */
+
+/* load_store_source - poll a store-fed dataset (store_feed.c); true when its data was
+ * replaced. On failure the old data stays. */
+static bool
+load_store_source(struct reload *reload, const char *zone, struct source *source, bool force,
+    bool *failed)
+{
+	struct store_feed_data loaded;
+	char err[RELOAD_ERROR_MAX];
+	uint64_t started = event_loop_now_ms();
+
+	*failed = false;
+	switch (store_feed_poll(source->feed, force, (int64_t)time(NULL), &loaded, err,
+	    sizeof(err))) {
+	case STORE_FEED_UNCHANGED:
+		return false;
+	case STORE_FEED_FAILED:
+		*failed = true;
+		note_failure(reload, zone, source, err);
+		return false;
+	case STORE_FEED_LOADED:
+		break;
+	}
+	zone_data_unref(source->data);
+	zone_data_unref(source->data6);
+	source->data = zone_data_new(loaded.ipv4, DATASET_IP4TRIE);
+	source->data6 = zone_data_new(loaded.ipv6, DATASET_IP6TRIE);
+	log_info("event=dataset_loaded zone=%s type=%s entries=%zu bytes=%zu elapsed_ms=%llu",
+	    zone, STORE_FEED_TYPE_NAME,
+	    dataset_entry_count(loaded.ipv4) + dataset_entry_count(loaded.ipv6),
+	    dataset_memory_bytes(loaded.ipv4) + dataset_memory_bytes(loaded.ipv6),
+	    (unsigned long long)(event_loop_now_ms() - started));
+	pthread_mutex_lock(&reload->lock);
+	reload->status.loads++;
+	pthread_mutex_unlock(&reload->lock);
+	return true;
+}
 
 /* load_source - load one dataset if its files changed (or force); true when source->data
  * was replaced. On failure the old data stays. */
@@ -148,6 +188,8 @@ load_source(struct reload *reload, const char *zone, struct source *source, bool
 	size_t stamps_size = source->path_count * sizeof(*before);
 	char err[RELOAD_ERROR_MAX];
 
+	if (source->feed != NULL)
+		return load_store_source(reload, zone, source, force, failed);
 	*failed = false;
 	for (size_t i = 0; i < source->path_count; i++)
 		stamp_file(source->paths[i], &before[i]);
@@ -214,11 +256,16 @@ publish(struct reload *reload, char *err, size_t err_size)
 
 	for (size_t z = 0; z < reload->zone_count; z++) {
 		struct zone_state *zone = &reload->zones[z];
-		data[z] = xcalloc(zone->source_count ? zone->source_count : 1, sizeof(*data[z]));
+		/* two per source: a store-fed one brings an IPv6 half */
+		data[z] = xcalloc(zone->source_count ? 2 * zone->source_count : 1,
+		    sizeof(*data[z]));
 		size_t count = 0;
-		for (size_t s = 0; s < zone->source_count; s++)
+		for (size_t s = 0; s < zone->source_count; s++) {
 			if (zone->sources[s].data != NULL)
 				data[z][count++] = zone->sources[s].data;
+			if (zone->sources[s].data6 != NULL)
+				data[z][count++] = zone->sources[s].data6;
+		}
 		specs[z].name = zone->name;
 		specs[z].data = data[z];
 		specs[z].data_count = count;
@@ -510,6 +557,8 @@ reload_new(const struct reload_zone_config *zones, size_t zone_count,
 			    sizeof(*source->before));
 			source->after = xcalloc(config->path_count ? config->path_count : 1,
 			    sizeof(*source->after));
+			if (config->store != NULL)
+				source->feed = store_feed_new(config->store);
 		}
 	}
 	reload->defaults = *defaults;
@@ -559,6 +608,8 @@ reload_free(struct reload *reload)
 			free(source->before);
 			free(source->after);
 			zone_data_unref(source->data);
+			zone_data_unref(source->data6);
+			store_feed_free(source->feed);
 		}
 		free(zone->sources);
 		free(zone->name);

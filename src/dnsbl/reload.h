@@ -9,16 +9,19 @@
 #include <stdint.h>
 
 #include "dnsbl/dataset.h"
+#include "dnsbl/store_feed.h"
 #include "dnsbl/zone.h"
 
 /* Longest error text kept in reload_status. */
 #define RELOAD_ERROR_MAX 512
 
-/* One dataset of a zone: rbldnsd's "type:file1,file2". */
+/* One dataset of a zone: rbldnsd's "type:file1,file2", or the listings of a relayguard
+ * store ("store:URL"). */
 struct reload_dataset_config {
 	enum dataset_type type;
 	char **paths;
 	size_t path_count;
+	struct store_feed_config *store;	/* non-NULL: store-fed (type and paths unused) */
 };
 
 /* One zone and its datasets (rbldnsd's several zone:type:files arguments for one zone). */

@@ -58,6 +58,9 @@ struct zone_snapshot {
 struct zone_snapshot_slot {
 	pthread_mutex_t lock;
 	struct zone_snapshot *current;
+	zone_swap_hook before;		/* zone transfers: serials, journal, NOTIFY */
+	zone_swap_hook after;
+	void *hook_context;
 };
 
 /* One value found for a name, with the TTL of the dataset it came from. */
@@ -740,14 +743,63 @@ zone_snapshot_swap(struct zone_snapshot_slot *slot, struct zone_snapshot *next)
 	struct zone_snapshot *old;
 	struct timespec pause = { 0, SWAP_WAIT_NS };
 
+	if (slot->before != NULL)
+		slot->before(slot->hook_context, slot->current, next);
 	pthread_mutex_lock(&slot->lock);
 	old = slot->current;
 	slot->current = next;
 	pthread_mutex_unlock(&slot->lock);
+	if (slot->after != NULL)
+		slot->after(slot->hook_context, old, next);
 	if (old == NULL)
 		return;
 	/* No new reader can find old now; the ones holding it finish their batch. */
 	while (atomic_load(&old->readers) > 0)
 		nanosleep(&pause, NULL);
 	zone_snapshot_free(old);
+}
+
+void
+zone_snapshot_slot_set_hooks(struct zone_snapshot_slot *slot, zone_swap_hook before,
+    zone_swap_hook after, void *context)
+{
+	slot->before = before;
+	slot->after = after;
+	slot->hook_context = context;
+}
+
+/* ---- zone transfers ------------------------------------------------------------------- */
+
+void
+zone_snapshot_zone_view(const struct zone_snapshot *snapshot, size_t index,
+    struct zone_view *out)
+{
+	const struct zone *zone = &snapshot->zones[index];
+
+	out->name = zone->name;
+	out->wire = zone->wire;
+	out->wire_length = zone->wire_length;
+	out->soa = &zone->soa;
+	out->soa_ttl = zone->soa_ttl;
+	out->ns = (const uint8_t (*)[DNS_NAME_WIRE_MAX])zone->ns;
+	out->ns_length = zone->ns_length;
+	out->ns_count = zone->ns_count;
+	out->ns_ttl = zone->ns_ttl;
+	out->data = zone->data;
+	out->data_ttl = zone->data_ttl;
+	out->data_count = zone->data_count;
+	out->has_ipv4 = zone->has_ipv4;
+	out->has_ipv6 = zone->has_ipv6;
+}
+
+enum dataset_type
+zone_data_type(const struct zone_data *data)
+{
+	return data->type;
+}
+
+void
+zone_snapshot_set_serial(struct zone_snapshot *snapshot, size_t index, uint32_t serial)
+{
+	snapshot->zones[index].soa.serial = serial;
 }

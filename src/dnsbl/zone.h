@@ -113,4 +113,41 @@ void zone_snapshot_release(const struct zone_snapshot *snapshot);
  * snapshot have released it, and free it. Called by one thread at a time (the loader). */
 void zone_snapshot_swap(struct zone_snapshot_slot *slot, struct zone_snapshot *next);
 
+/* ---- for zone transfers (xfr.c, journal.c) ---- */
+
+/* What a zone transfer needs of one zone of a snapshot: pointers into the snapshot, valid
+ * while it is held (take zone_data references to keep the datasets longer). */
+struct zone_view {
+	const char *name;			/* text, lower case, no trailing dot */
+	const uint8_t *wire;			/* the apex in wire form */
+	size_t wire_length;
+	const struct dns_soa *soa;
+	uint32_t soa_ttl;
+	const uint8_t (*ns)[DNS_NAME_WIRE_MAX];
+	const size_t *ns_length;
+	size_t ns_count;
+	uint32_t ns_ttl;
+	struct zone_data *const *data;		/* the datasets in answer order */
+	const uint32_t *data_ttl;		/* answer TTL of each dataset */
+	size_t data_count;
+	bool has_ipv4;				/* IPv4 names are answered (an IPv4 dataset) */
+	bool has_ipv6;				/* an IPv6 dataset */
+};
+/* zone_snapshot_zone_view - zone index of snapshot as zone transfers see it */
+void zone_snapshot_zone_view(const struct zone_snapshot *snapshot, size_t index,
+    struct zone_view *out);
+/* zone_data_type - the dataset type of shared data */
+enum dataset_type zone_data_type(const struct zone_data *data);
+/* zone_snapshot_set_serial - the SOA serial zone index serves; only on a snapshot that is
+ * not served yet (the swap hook "before" is the place) */
+void zone_snapshot_set_serial(struct zone_snapshot *snapshot, size_t index, uint32_t serial);
+/* Called by zone_snapshot_swap in the swapping thread: before next is served (it may still
+ * be changed; served is the snapshot served now, NULL at first), and after next is served
+ * (served is the one just replaced, still valid, NULL at first). */
+typedef void (*zone_swap_hook)(void *context, const struct zone_snapshot *served,
+    struct zone_snapshot *next);
+/* zone_snapshot_slot_set_hooks - set the hooks (either may be NULL) before the first swap */
+void zone_snapshot_slot_set_hooks(struct zone_snapshot_slot *slot, zone_swap_hook before,
+    zone_swap_hook after, void *context);
+
 #endif

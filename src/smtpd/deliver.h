@@ -56,8 +56,15 @@ bool deliver_maildir_split(const char *recipient, char *local, size_t local_size
 
 /* ---- deliver_smtp.c ---- */
 
+/* Idle connections kept between transactions, one cache per loop (deliver_smtp.c). */
+struct deliver_smtp_cache;
+struct deliver_smtp_cache *deliver_smtp_cache_new(void);
+/* deliver_smtp_cache_free - close every idle connection (before the loop is freed). */
+void deliver_smtp_cache_free(struct deliver_smtp_cache *cache);
+
 struct deliver_smtp_request {
 	struct event_base *base;
+	struct deliver_smtp_cache *cache;	/* NULL: one connection per transaction */
 	struct resolver *resolver;	/* for names and MX; may be NULL for address literals */
 	bool lmtp;			/* LHLO and one reply per recipient after the data */
 	/* where: a next hop (host, port), or mx_domain for direct MX delivery on port 25 */

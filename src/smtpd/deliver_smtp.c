@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
@@ -31,6 +32,9 @@
 #define DELIVER_COMMAND_MAX 700
 /* After our last reply we wait this long for QUIT's answer. */
 #define DELIVER_QUIT_TIMEOUT_MS 5000
+/* Idle connections kept for the next message to the same address (Postfix's scache). */
+#define DELIVER_CACHE_MAX 64
+#define DELIVER_CACHE_IDLE_MS 5000
 
 enum client_state {
 	STATE_RESOLVING,
@@ -50,6 +54,24 @@ enum client_state {
 struct target {
 	struct netaddr address;
 	char name[RESOLVER_NAME_MAX];
+};
+
+/* An idle connection after a finished transaction, ready for the next MAIL FROM. */
+struct cached_connection {
+	struct deliver_smtp_cache *cache;
+	struct bufferevent *bev;
+	struct netaddr address;
+	uint16_t port;
+	bool lmtp;
+	bool pipelining;
+	bool eightbitmime;
+	bool size_extension;
+	TAILQ_ENTRY(cached_connection) link;
+};
+
+struct deliver_smtp_cache {
+	TAILQ_HEAD(, cached_connection) idle;
+	size_t count;
 };
 
 struct deliver_smtp {
@@ -87,6 +109,7 @@ struct deliver_smtp {
 	char remote[DELIVER_REMOTE_MAX];
 	char last_error[DELIVER_DIAGNOSTIC_MAX];
 	char last_status[DELIVER_STATUS_MAX];
+	bool reused;			/* bev came from the cache and has not answered yet */
 
 	struct event *start_event;	/* pending until the transaction starts */
 	bool querying;			/* a resolver callback is pending */
@@ -94,7 +117,10 @@ struct deliver_smtp {
 };
 
 static void connect_next(struct deliver_smtp *client);
+static void connect_fresh(struct deliver_smtp *client);
+static void reconnect(struct deliver_smtp *client);
 static void resolve_next(struct deliver_smtp *client);
+static void set_remote(struct deliver_smtp *client);
 
 /* set_result - recipient i's final result. */
 static void
@@ -105,6 +131,112 @@ set_result(struct deliver_smtp *client, size_t i, enum deliver_outcome outcome,
 	snprintf(client->results[i].remote, sizeof(client->results[i].remote), "%s",
 	    client->remote);
 	client->final[i] = true;
+}
+
+/* deliver_smtp_cache_new - an empty cache of idle connections. */
+struct deliver_smtp_cache *
+deliver_smtp_cache_new(void)
+{
+	struct deliver_smtp_cache *cache = xcalloc(1, sizeof(*cache));
+
+	TAILQ_INIT(&cache->idle);
+	return cache;
+}
+
+/* cached_free - close an idle connection and forget it. */
+static void
+cached_free(struct cached_connection *cached)
+{
+	TAILQ_REMOVE(&cached->cache->idle, cached, link);
+	cached->cache->count--;
+	bufferevent_free(cached->bev);
+	free(cached);
+}
+
+/* deliver_smtp_cache_free - close every idle connection. */
+void
+deliver_smtp_cache_free(struct deliver_smtp_cache *cache)
+{
+	struct cached_connection *cached;
+
+	if (cache == NULL)
+		return;
+	while ((cached = TAILQ_FIRST(&cache->idle)) != NULL)
+		cached_free(cached);
+	free(cache);
+}
+
+/* cached_read_cb - an idle server spoke (a 421 before closing, or junk): drop it. */
+static void
+cached_read_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	cached_free(arg);
+}
+
+/* cached_event_cb - an idle connection closed, failed, or stayed idle too long. */
+static void
+cached_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	(void)what;
+	cached_free(arg);
+}
+
+/* cache_put - park the client's connection for a later transaction; false if full. */
+static bool
+cache_put(struct deliver_smtp *client)
+{
+	struct deliver_smtp_cache *cache = client->request.cache;
+	struct timeval idle = event_loop_timeval(DELIVER_CACHE_IDLE_MS);
+	struct cached_connection *cached;
+
+	if (cache == NULL || cache->count >= DELIVER_CACHE_MAX ||
+	    smtp_reply_reader_pending(&client->reader) ||
+	    evbuffer_get_length(bufferevent_get_input(client->bev)) > 0)
+		return false;
+	cached = xcalloc(1, sizeof(*cached));
+	cached->cache = cache;
+	cached->bev = client->bev;
+	cached->address = client->targets[client->target_index].address;
+	cached->port = client->port;
+	cached->lmtp = client->request.lmtp;
+	cached->pipelining = client->pipelining;
+	cached->eightbitmime = client->eightbitmime;
+	cached->size_extension = client->size_extension;
+	bufferevent_setcb(cached->bev, cached_read_cb, NULL, cached_event_cb, cached);
+	bufferevent_set_timeouts(cached->bev, &idle, NULL);
+	TAILQ_INSERT_TAIL(&cache->idle, cached, link);
+	cache->count++;
+	client->bev = NULL;
+	return true;
+}
+
+/* cache_take - an idle connection to the client's current target, or false. */
+static bool
+cache_take(struct deliver_smtp *client)
+{
+	struct deliver_smtp_cache *cache = client->request.cache;
+	const struct netaddr *address = &client->targets[client->target_index].address;
+	struct cached_connection *cached;
+
+	if (cache == NULL)
+		return false;
+	TAILQ_FOREACH(cached, &cache->idle, link) {
+		if (cached->port == client->port && cached->lmtp == client->request.lmtp &&
+		    netaddr_equal(&cached->address, address))
+			break;
+	}
+	if (cached == NULL)
+		return false;
+	client->bev = cached->bev;
+	client->pipelining = cached->pipelining;
+	client->eightbitmime = cached->eightbitmime;
+	client->size_extension = cached->size_extension;
+	TAILQ_REMOVE(&cache->idle, cached, link);
+	cache->count--;
+	free(cached);
+	return true;
 }
 
 /* client_free - release the client and its connection. */
@@ -193,6 +325,18 @@ send_quit(struct deliver_smtp *client)
 	send_line(client, "QUIT");
 	bufferevent_set_timeouts(client->bev, &quit_timeout, &quit_timeout);
 	client->state = STATE_QUIT;
+}
+
+/* transaction_over - every reply is in: keep the connection for the next message, or QUIT. */
+static void
+transaction_over(struct deliver_smtp *client)
+{
+	if (cache_put(client)) {
+		client->state = STATE_DONE;
+		finish(client);
+		return;
+	}
+	send_quit(client);
 }
 
 /* send_rcpt - the next RCPT TO. */
@@ -308,6 +452,11 @@ lost(struct deliver_smtp *client, const char *what)
 		[STATE_DONE] = "done",
 	};
 
+	if (client->reused) {
+		/* a cached connection the server had closed meanwhile: not an error */
+		reconnect(client);
+		return;
+	}
 	if (client->state <= STATE_HELO) {
 		next_target(client, "4.4.2", "%s with %s during %s", what, client->remote,
 		    stage[client->state]);
@@ -361,8 +510,9 @@ next_accepted(const struct deliver_smtp *client, size_t from)
 	return from;
 }
 
-/* handle_reply - the state machine: one complete reply in, commands out. */
-static void
+/* handle_reply - the state machine: one complete reply in, commands out. Returns false
+ * when the client is gone or its connection was replaced (read nothing more from it). */
+static bool
 handle_reply(struct deliver_smtp *client, const struct smtp_reply *reply)
 {
 	char status[DELIVER_STATUS_MAX], diagnostic[DELIVER_DIAGNOSTIC_MAX];
@@ -370,53 +520,61 @@ handle_reply(struct deliver_smtp *client, const struct smtp_reply *reply)
 	int reply_class = smtp_reply_class(reply);
 
 	outcome = reply_outcome(reply, status, sizeof(status), diagnostic, sizeof(diagnostic));
+	if (client->reused) {
+		client->reused = false;
+		if (reply->code == 421) {
+			/* the server is closing the idle connection: start afresh */
+			reconnect(client);
+			return false;
+		}
+	}
 	switch (client->state) {
 	case STATE_GREETING:
 		if (reply_class != 2) {
 			next_target(client, "4.4.2", "%s refused to talk to me: %s",
 			    client->remote, diagnostic);
-			return;
+			return false;
 		}
 		send_line(client, "%s %s", client->request.lmtp ? "LHLO" : "EHLO",
 		    client->request.helo_name);
 		client->state = STATE_HELLO;
-		return;
+		return true;
 	case STATE_HELLO:
 		if (reply_class == 2) {
 			parse_extensions(client, reply);
 			send_mail(client);
-			return;
+			return true;
 		}
 		if (!client->request.lmtp && reply_class == 5) {
 			send_line(client, "HELO %s", client->request.helo_name);
 			client->state = STATE_HELO;
-			return;
+			return true;
 		}
 		next_target(client, "4.4.2", "%s refused %s: %s", client->remote,
 		    client->request.lmtp ? "LHLO" : "EHLO", diagnostic);
-		return;
+		return false;
 	case STATE_HELO:
 		if (reply_class != 2) {
 			next_target(client, "4.4.2", "%s refused HELO: %s", client->remote,
 			    diagnostic);
-			return;
+			return false;
 		}
 		client->pipelining = client->eightbitmime = client->size_extension = false;
 		send_mail(client);
-		return;
+		return true;
 	case STATE_MAIL:
 		if (outcome != DELIVER_OK) {
 			fail_open_recipients(client, outcome, status, diagnostic);
 			send_quit(client);
-			return;
+			return true;
 		}
 		client->state = STATE_RCPT;
 		if (!client->pipelining)
 			send_rcpt(client);
-		return;
+		return true;
 	case STATE_RCPT:
 		rcpt_reply(client, reply);
-		return;
+		return true;
 	case STATE_DATA:
 		if (client->accepted_count == 0) {
 			/* Pipelined DATA after no accepted recipient (RFC 2920 3.1). */
@@ -426,38 +584,40 @@ handle_reply(struct deliver_smtp *client, const struct smtp_reply *reply)
 			} else {
 				send_quit(client);
 			}
-			return;
+			return true;
 		}
 		if (reply_class != 3) {
 			fail_open_recipients(client, outcome == DELIVER_OK ? DELIVER_TEMPORARY :
 			    outcome, status, diagnostic);
 			send_quit(client);
-			return;
+			return true;
 		}
 		send_message(client);
 		client->state = STATE_DOT;
 		client->dot_index = next_accepted(client, 0);
-		return;
+		return true;
 	case STATE_DOT:
 		if (!client->request.lmtp) {
 			fail_open_recipients(client, outcome, status, diagnostic);
-			send_quit(client);
-			return;
+			transaction_over(client);
+			return false;
 		}
 		set_result(client, client->dot_index, outcome, status, diagnostic);
 		client->dot_index = next_accepted(client, client->dot_index + 1);
-		if (client->dot_index >= client->request.recipient_count)
-			send_quit(client);
-		return;
+		if (client->dot_index >= client->request.recipient_count) {
+			transaction_over(client);
+			return false;
+		}
+		return true;
 	case STATE_DOT_DISCARD:
 		send_quit(client);
-		return;
+		return true;
 	case STATE_QUIT:
 		client->state = STATE_DONE;
 		finish(client);
-		return;
+		return false;
 	default:
-		return;
+		return false;
 	}
 }
 
@@ -472,7 +632,6 @@ read_cb(struct bufferevent *bev, void *arg)
 		size_t length = evbuffer_get_length(input), consumed = 0;
 		const char *data;
 		enum smtp_reply_status status;
-		enum client_state before = client->state;
 
 		if (length > DELIVER_READ_CHUNK)
 			length = DELIVER_READ_CHUNK;
@@ -486,13 +645,8 @@ read_cb(struct bufferevent *bev, void *arg)
 			lost(client, "malformed reply");
 			return;
 		}
-		if (before == STATE_GREETING || before == STATE_HELLO || before == STATE_HELO ||
-		    before == STATE_QUIT) {
-			/* these may end or replace the connection: look at nothing after */
-			handle_reply(client, &client->reply);
+		if (!handle_reply(client, &client->reply))
 			return;
-		}
-		handle_reply(client, &client->reply);
 	}
 }
 
@@ -515,24 +669,63 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 		lost(client, evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 }
 
-/* connect_next - try the next address, or give up with the last error. */
+/* reconnect - drop a stale cached connection and open a fresh one to the same address. */
+static void
+reconnect(struct deliver_smtp *client)
+{
+	client->reused = false;
+	bufferevent_free(client->bev);
+	client->bev = NULL;
+	memset(client->accepted, 0, client->request.recipient_count * sizeof(bool));
+	connect_fresh(client);
+}
+
+/* connect_next - try the next address (an idle cached connection first), or give up. */
 static void
 connect_next(struct deliver_smtp *client)
 {
-	struct sockaddr_storage address;
 	struct timeval timeout = event_loop_timeval(client->request.timeout_ms);
-	struct target *target;
-	char text[NETADDR_TEXT_MAX];
-	socklen_t length;
 
 	if (client->target_index >= client->target_count) {
 		finish(client);
 		return;
 	}
-	target = &client->targets[client->target_index];
+	if (!cache_take(client)) {
+		connect_fresh(client);
+		return;
+	}
+	set_remote(client);
+	smtp_reply_reader_init(&client->reader);
+	client->rcpt_sent = client->rcpt_index = client->accepted_count = 0;
+	client->reused = true;
+	bufferevent_setcb(client->bev, read_cb, NULL, event_cb, client);
+	bufferevent_set_timeouts(client->bev, &timeout, &timeout);
+	bufferevent_enable(client->bev, EV_READ | EV_WRITE);
+	send_mail(client);
+}
+
+/* set_remote - "name[address]:port" of the current target, for logs and DSNs. */
+static void
+set_remote(struct deliver_smtp *client)
+{
+	const struct target *target = &client->targets[client->target_index];
+	char text[NETADDR_TEXT_MAX];
+
 	netaddr_format(&target->address, text, sizeof(text));
 	snprintf(client->remote, sizeof(client->remote), "%s[%s]:%u", target->name, text,
 	    (unsigned)client->port);
+}
+
+/* connect_fresh - open a new connection to the current target. */
+static void
+connect_fresh(struct deliver_smtp *client)
+{
+	struct sockaddr_storage address;
+	struct timeval timeout = event_loop_timeval(client->request.timeout_ms);
+	const struct target *target = &client->targets[client->target_index];
+	socklen_t length;
+
+	set_remote(client);
 	length = netaddr_to_sockaddr(&target->address, client->port, &address);
 	smtp_reply_reader_init(&client->reader);
 	client->state = STATE_CONNECTING;

@@ -25,6 +25,9 @@
 /* Message bytes kept in memory before a write(2): most messages need one write. */
 #define QUEUE_WRITER_BUFFER_SIZE (32 * 1024)
 #define QUEUE_FILE_MODE 0600
+/* Flusher threads: batches are synced concurrently, so the kernel can merge their journal
+ * commits while one batch waits for the disk. */
+#define QUEUE_FLUSHERS 4
 
 struct queue_loop;
 
@@ -67,8 +70,8 @@ struct queue {
 	bool stopping;
 	struct queue_loop *loops;
 
-	pthread_t flusher;
-	bool flusher_started;
+	pthread_t flushers[QUEUE_FLUSHERS];
+	size_t flusher_count;		/* started */
 };
 
 /* loop_notify_cb - results arrived: call every done() on this loop's thread. */
@@ -293,7 +296,7 @@ queue_open_flags(struct event_base *base, const struct smtpd_config *config, uns
 		queue_close(queue);
 		return NULL;
 	}
-	/* The manager first: the flusher reads queue->manager from its own thread. */
+	/* The manager first: the flushers read queue->manager from their own threads. */
 	if ((flags & QUEUE_OPEN_NO_MANAGER) == 0) {
 		queue->manager = queue_manager_start(config, &queue->spool, err, err_size);
 		if (queue->manager == NULL) {
@@ -301,13 +304,16 @@ queue_open_flags(struct event_base *base, const struct smtpd_config *config, uns
 			return NULL;
 		}
 	}
-	error = start_thread(&queue->flusher, flusher_main, queue);
-	if (error != 0) {
-		snprintf(err, err_size, "cannot start the queue flusher: %s", strerror(error));
-		queue_close(queue);
-		return NULL;
+	for (size_t i = 0; i < QUEUE_FLUSHERS; i++) {
+		error = start_thread(&queue->flushers[i], flusher_main, queue);
+		if (error != 0) {
+			snprintf(err, err_size, "cannot start the queue flusher: %s",
+			    strerror(error));
+			queue_close(queue);
+			return NULL;
+		}
+		queue->flusher_count++;
 	}
-	queue->flusher_started = true;
 	log_info("event=queue_open queue_dir=%s manager=%s", config->queue_dir,
 	    queue->manager != NULL ? "yes" : "no");
 	return queue;
@@ -464,14 +470,13 @@ queue_close(struct queue *queue)
 {
 	struct queue_loop *loop;
 
-	/* The flusher first: it finishes pending commits and may still submit to the manager. */
-	if (queue->flusher_started) {
-		pthread_mutex_lock(&queue->lock);
-		queue->stopping = true;
-		pthread_cond_signal(&queue->wake);
-		pthread_mutex_unlock(&queue->lock);
-		pthread_join(queue->flusher, NULL);
-	}
+	/* The flushers first: they finish pending commits and may still submit to the manager. */
+	pthread_mutex_lock(&queue->lock);
+	queue->stopping = true;
+	pthread_cond_broadcast(&queue->wake);
+	pthread_mutex_unlock(&queue->lock);
+	for (size_t i = 0; i < queue->flusher_count; i++)
+		pthread_join(queue->flushers[i], NULL);
 	if (queue->manager != NULL)
 		queue_manager_stop(queue->manager);
 	queue->manager = NULL;

@@ -33,7 +33,7 @@
 #define MS_PER_SECOND 1000
 #define NS_PER_MS 1000000
 /* Queue files larger than this are not mapped (the session's size limit is far below). */
-#define QUEUE_FILE_SIZE_MAX ((size_t)1 << 34)
+#define QUEUE_FILE_SIZE_MAX ((uint64_t)1 << 34)
 /* Room for log values built from addresses and diagnostics. */
 #define LOG_VALUE_MAX 700
 
@@ -85,6 +85,7 @@ struct queue_manager {
 	const struct queue_spool *spool;
 	struct event_base *base;
 	struct resolver *resolver;
+	struct deliver_smtp_cache *connections;
 	struct user_table *users;
 	bool have_next_hop;
 	enum next_hop_protocol next_hop_protocol;
@@ -219,11 +220,14 @@ log_result(const struct job *job, size_t i, const char *event, const char *statu
 
 	log_escape(r->address, r->address_length, to, sizeof(to));
 	log_escape(diagnostic, strlen(diagnostic), diag, sizeof(diag));
-	log_escape(job->results[i].remote, strlen(job->results[i].remote), remote,
-	    sizeof(remote));
+	if (job->results[i].remote[0] != '\0')
+		log_escape(job->results[i].remote, strlen(job->results[i].remote), remote,
+		    sizeof(remote));
+	else
+		snprintf(remote, sizeof(remote), "-");
 	log_info("queue_id=%s event=%s to=%s relay=%s remote=%s status=%s delay_ms=%" PRIu64
 	    " diagnostic=%s", job->file.id, event, to, queue_file_decision_name(r->decision),
-	    remote[0] != '\0' ? remote : "-", status,
+	    remote, status,
 	    job->started_ms > job->file.arrival_ms ? job->started_ms - job->file.arrival_ms : 0,
 	    diag);
 }
@@ -548,6 +552,7 @@ start_transactions(struct job *job)
 
 		memset(&request, 0, sizeof(request));
 		request.base = manager->base;
+		request.cache = manager->connections;
 		request.resolver = manager->resolver;
 		request.helo_name = config->hostname;
 		request.mail_from = job->mail_from;
@@ -682,8 +687,13 @@ job_start(struct queue_manager *manager, struct entry *entry)
 	}
 	TAILQ_INSERT_TAIL(&manager->jobs, job, link);
 	manager->running++;
-	log_info("queue_id=%s event=attempt from=<%s> recipients=%zu size=%zu", entry->id,
-	    job->mail_from, count, job->file.message_length);
+	{
+		char from[LOG_VALUE_MAX];
+
+		log_escape(job->mail_from, strlen(job->mail_from), from, sizeof(from));
+		log_info("queue_id=%s event=attempt from=%s recipients=%zu size=%zu", entry->id,
+		    job->mail_from[0] != '\0' ? from : "<>", count, job->file.message_length);
+	}
 
 	/* Local recipients: synchronous, on this thread. */
 	for (size_t i = 0; i < count; i++) {
@@ -851,6 +861,7 @@ manager_free(struct queue_manager *manager)
 	}
 	if (manager->resolver != NULL)
 		resolver_free(manager->resolver);
+	deliver_smtp_cache_free(manager->connections);
 	for (size_t i = 0; i < manager->heap_count; i++)
 		free(manager->heap[i]);
 	free(manager->heap);
@@ -902,10 +913,15 @@ queue_manager_start(const struct smtpd_config *config, const struct queue_spool 
 			    reason);
 	}
 	manager->base = event_loop_new();
-	manager->resolver = resolver_new(manager->base,
-	    config->dns_server[0] != '\0' ? config->dns_server : NULL, reason, sizeof(reason));
-	if (manager->resolver == NULL)
-		log_warn("event=queue_resolver_unavailable error=\"%s\"", reason);
+	manager->connections = deliver_smtp_cache_new();
+	/* DNS only when something needs it: MX delivery or a next hop given by name. */
+	if (config->direct_mx || (manager->have_next_hop && !manager->next_hop.is_address)) {
+		manager->resolver = resolver_new(manager->base,
+		    config->dns_server[0] != '\0' ? config->dns_server : NULL, reason,
+		    sizeof(reason));
+		if (manager->resolver == NULL)
+			log_warn("event=queue_resolver_unavailable error=\"%s\"", reason);
+	}
 	manager->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (manager->wake_fd < 0) {
 		snprintf(err, err_size, "eventfd: %s", strerror(errno));

@@ -272,9 +272,6 @@ def test_receiver_without_db_is_a_usage_error(relayguard):
     assert "--db" in result.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="bug: an arrival recorded before its result is stored "
-    "keeps result_id NULL for ever: store_result_add() does not look for earlier arrivals of "
-    "the tokens it registers, and the check stops polling the store when the probe finishes")
 def test_delivery_before_the_result_is_stored_still_upgrades_it(run_check, scale_fakes,
         receiver):
     """The prompt relay delivers S01 at once and then holds its 221 to QUIT for 0.5 s, with

@@ -952,6 +952,179 @@ test_arrival_with_empty_token_is_refused(void **state)
 	assert_non_null(strstr(err, "token"));
 }
 
+/* An external receiver can record a probe before the check stores the result that
+ * registers its token (docs/store.md, "Arrivals before their result"). */
+static void
+test_arrival_before_its_result_upgrades_it_when_stored(void **state)
+{
+	struct fixture *fx = *state;
+	char text[TEXT_MAX];
+	struct history history;
+
+	assert_false(arrive(fx, "tok-r05", "127.0.0.1", T0 + 300));
+	struct store_result result = sample_result("mail.example.com", "192.0.2.1", T0);
+	result.tests = sample_tests;
+	result.test_count = 3;
+	int64_t id = add_result(fx, &result);
+
+	history_of(fx->store, "192.0.2.1", 0, 0, &history);
+	assert_int_equal(history.count, 1);
+	assert_string_equal(history.verdict[0], "open");
+	assert_string_equal(history.stage[0], "delivered");
+	assert_string_equal(history.tricks[0], "R01,R05");
+	raw_text(fx, "SELECT verdict_before FROM results", text, sizeof(text));
+	assert_string_equal(text, "suspect");
+	raw_text(fx, "SELECT stage_before FROM results", text, sizeof(text));
+	assert_string_equal(text, "rcpt");
+	assert_int_equal(raw_int(fx, "SELECT upgraded_at FROM results"), T0 + 300);
+	raw_text(fx, "SELECT outcome FROM tests WHERE test_id = 'R05'", text, sizeof(text));
+	assert_string_equal(text, "delivered");
+	raw_text(fx, "SELECT stage FROM tests WHERE test_id = 'R05'", text, sizeof(text));
+	assert_string_equal(text, "delivered");
+	assert_int_equal(raw_int(fx, "SELECT delivered_at FROM tests WHERE test_id = 'R05'"),
+	    T0 + 300);
+	raw_text(fx, "SELECT outcome FROM tests WHERE test_id = 'R01'", text, sizeof(text));
+	assert_string_equal(text, "accepted");
+	assert_int_equal(raw_int(fx, "SELECT result_id FROM arrivals"), id);
+	raw_text(fx, "SELECT test_id FROM arrivals", text, sizeof(text));
+	assert_string_equal(text, "R05");
+}
+
+static void
+test_two_early_arrivals_of_one_token_are_linked_by_one_upgrade(void **state)
+{
+	struct fixture *fx = *state;
+	char text[TEXT_MAX];
+	struct history history;
+
+	/* Recorded out of time order (two receivers): the earlier arrival is the delivery. */
+	assert_false(arrive(fx, "tok-r05", "127.0.0.1", T0 + 50));
+	assert_false(arrive(fx, "tok-r05", "127.0.0.2", T0 + 20));
+	struct store_result result = sample_result("mail.example.com", "192.0.2.1", T0);
+	result.tests = sample_tests;
+	result.test_count = 3;
+	int64_t id = add_result(fx, &result);
+
+	char sql[TEXT_MAX];
+	snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM arrivals WHERE token = 'tok-r05' AND "
+	    "result_id = %lld AND test_id = 'R05'", (long long)id);
+	assert_int_equal(raw_int(fx, sql), 2);
+	history_of(fx->store, "192.0.2.1", 0, 0, &history);
+	assert_string_equal(history.verdict[0], "open");
+	assert_string_equal(history.tricks[0], "R01,R05");
+	raw_text(fx, "SELECT verdict_before FROM results", text, sizeof(text));
+	assert_string_equal(text, "suspect");
+	assert_int_equal(raw_int(fx, "SELECT upgraded_at FROM results"), T0 + 20);
+	assert_int_equal(raw_int(fx, "SELECT delivered_at FROM tests WHERE test_id = 'R05'"),
+	    T0 + 20);
+}
+
+static void
+test_early_arrivals_of_two_tokens_keep_the_stored_verdict_before(void **state)
+{
+	struct fixture *fx = *state;
+	char text[TEXT_MAX];
+	struct history history;
+
+	assert_false(arrive(fx, "tok-r05", "127.0.0.1", T0 + 40));
+	assert_false(arrive(fx, "tok-r01", "127.0.0.1", T0 + 10));
+	struct store_result result = sample_result("mail.example.com", "192.0.2.1", T0);
+	result.tricks = NULL;
+	result.tests = sample_tests;
+	result.test_count = 3;
+	add_result(fx, &result);
+
+	/* Applied in arrival order, as a receiver recording after the result would have. */
+	history_of(fx->store, "192.0.2.1", 0, 0, &history);
+	assert_string_equal(history.tricks[0], "R01,R05");
+	raw_text(fx, "SELECT verdict_before FROM results", text, sizeof(text));
+	assert_string_equal(text, "suspect");
+	assert_int_equal(raw_int(fx, "SELECT upgraded_at FROM results"), T0 + 10);
+	raw_text(fx, "SELECT test_id FROM arrivals WHERE token = 'tok-r01'", text,
+	    sizeof(text));
+	assert_string_equal(text, "R01");
+	raw_text(fx, "SELECT test_id FROM arrivals WHERE token = 'tok-r05'", text,
+	    sizeof(text));
+	assert_string_equal(text, "R05");
+	assert_int_equal(raw_int(fx, "SELECT COUNT(*) FROM tests WHERE outcome = 'delivered'"),
+	    2);
+}
+
+static void
+test_early_arrival_for_a_confirmed_result_is_linked_without_upgrade(void **state)
+{
+	struct fixture *fx = *state;
+	char text[TEXT_MAX];
+
+	assert_false(arrive(fx, "tok-r05", "127.0.0.1", T0 + 10));
+	struct store_result result = sample_result("mail.example.com", "192.0.2.1", T0);
+	result.verdict = "open";
+	result.stage = "delivered";
+	result.tricks = "R05";
+	result.tests = sample_tests;
+	result.test_count = 3;
+	int64_t id = add_result(fx, &result);
+
+	assert_int_equal(raw_int(fx, "SELECT result_id FROM arrivals"), id);
+	raw_text(fx, "SELECT verdict_before FROM results", text, sizeof(text));
+	assert_string_equal(text, "(null)");
+	raw_text(fx, "SELECT upgraded_at FROM results", text, sizeof(text));
+	assert_string_equal(text, "(null)");
+	raw_text(fx, "SELECT tricks FROM results", text, sizeof(text));
+	assert_string_equal(text, "R05");
+	assert_int_equal(raw_int(fx, "SELECT delivered_at FROM tests WHERE test_id = 'R05'"),
+	    T0 + 10);
+}
+
+static void
+test_early_arrival_of_another_token_is_left_alone(void **state)
+{
+	struct fixture *fx = *state;
+	char text[TEXT_MAX];
+
+	assert_false(arrive(fx, "tok-nobody", "127.0.0.5", T0 + 5));
+	struct store_result result = sample_result("mail.example.com", "192.0.2.1", T0);
+	result.tests = sample_tests;
+	result.test_count = 3;
+	add_result(fx, &result);
+
+	raw_text(fx, "SELECT result_id FROM arrivals WHERE token = 'tok-nobody'", text,
+	    sizeof(text));
+	assert_string_equal(text, "(null)");
+	raw_text(fx, "SELECT test_id FROM arrivals WHERE token = 'tok-nobody'", text,
+	    sizeof(text));
+	assert_string_equal(text, "(null)");
+	raw_text(fx, "SELECT verdict FROM results", text, sizeof(text));
+	assert_string_equal(text, "suspect");
+	raw_text(fx, "SELECT verdict_before FROM results", text, sizeof(text));
+	assert_string_equal(text, "(null)");
+	assert_int_equal(raw_int(fx, "SELECT COUNT(*) FROM tests WHERE outcome = 'delivered'"),
+	    0);
+}
+
+static void
+test_arrival_after_an_early_one_is_matched_as_usual(void **state)
+{
+	struct fixture *fx = *state;
+	struct history history;
+
+	assert_false(arrive(fx, "tok-r05", "127.0.0.1", T0 + 10));
+	struct store_result result = sample_result("mail.example.com", "192.0.2.1", T0);
+	result.tricks = NULL;
+	result.tests = sample_tests;
+	result.test_count = 3;
+	int64_t id = add_result(fx, &result);
+	assert_true(arrive(fx, "tok-r01", "127.0.0.1", T0 + 20));
+
+	history_of(fx->store, "192.0.2.1", 0, 0, &history);
+	assert_string_equal(history.tricks[0], "R05,R01");
+	assert_int_equal(raw_int(fx, "SELECT upgraded_at FROM results"), T0 + 10);
+	char sql[TEXT_MAX];
+	snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM arrivals WHERE result_id = %lld",
+	    (long long)id);
+	assert_int_equal(raw_int(fx, sql), 2);
+}
+
 static void
 test_arrivals_after_lists_them_in_id_order(void **state)
 {
@@ -1422,6 +1595,824 @@ test_text_clean_replaces_surrogates_and_truncated_sequences(void **state)
 	free(owned);
 }
 
+/* ---- listings (schema version 2) -------------------------------------------------------- */
+
+#define LISTINGS_MAX 16
+/* "Now" of the listing tests: after every result they store. */
+#define NOW (T0 + 1000)
+#define DAY ((int64_t)86400)
+
+/* Listings copied out of the callback. */
+struct listings {
+	size_t count;
+	int64_t id[LISTINGS_MAX];
+	int64_t result_id[LISTINGS_MAX];
+	int64_t listed_at[LISTINGS_MAX];
+	int64_t confirmed_at[LISTINGS_MAX];
+	int64_t expires_at[LISTINGS_MAX];
+	char prefix[LISTINGS_MAX][TEXT_MAX];
+	char reason[LISTINGS_MAX][TEXT_MAX];
+	char origin[LISTINGS_MAX][TEXT_MAX];
+	char comment[LISTINGS_MAX][TEXT_MAX];
+};
+
+/* listings_collect - store_listing_fn copying each listing into a struct listings. */
+static void
+listings_collect(void *arg, const struct store_listing *listing)
+{
+	struct listings *listings = arg;
+	size_t i = listings->count++;
+
+	assert_true(i < LISTINGS_MAX);
+	listings->id[i] = listing->id;
+	listings->result_id[i] = listing->result_id;
+	listings->listed_at[i] = listing->listed_at;
+	listings->confirmed_at[i] = listing->confirmed_at;
+	listings->expires_at[i] = listing->expires_at;
+	snprintf(listings->prefix[i], TEXT_MAX, "%s", listing->prefix);
+	snprintf(listings->reason[i], TEXT_MAX, "%s", listing->reason);
+	snprintf(listings->origin[i], TEXT_MAX, "%s", listing->origin);
+	snprintf(listings->comment[i], TEXT_MAX, "%s",
+	    listing->comment != NULL ? listing->comment : "(null)");
+}
+
+/* all_listings - store_listings_list into a fresh struct listings. */
+static void
+all_listings(struct fixture *fx, struct listings *out)
+{
+	char err[ERR_SIZE] = "";
+
+	memset(out, 0, sizeof(*out));
+	if (store_listings_list(fx->store, listings_collect, out, err, sizeof(err)) != 0)
+		fail_msg("store_listings_list: %s", err);
+}
+
+/* listing_of - the listing of one prefix into out; returns whether there is one. */
+static bool
+listing_of(struct fixture *fx, const char *prefix, struct listings *out)
+{
+	char err[ERR_SIZE] = "";
+	bool found = false;
+
+	memset(out, 0, sizeof(*out));
+	if (store_listing_get(fx->store, prefix, listings_collect, out, &found, err,
+	    sizeof(err)) != 0)
+		fail_msg("store_listing_get(%s): %s", prefix, err);
+	assert_int_equal(out->count, found ? 1 : 0);
+	return found;
+}
+
+/* Listing history rows copied out of the callback. */
+struct events {
+	size_t count;
+	int64_t serial[LISTINGS_MAX];
+	int64_t listing_id[LISTINGS_MAX];
+	int64_t result_id[LISTINGS_MAX];
+	int64_t at[LISTINGS_MAX];
+	int64_t expires_at[LISTINGS_MAX];
+	bool listed[LISTINGS_MAX];
+	char prefix[LISTINGS_MAX][TEXT_MAX];
+	char action[LISTINGS_MAX][TEXT_MAX];
+	char reason[LISTINGS_MAX][TEXT_MAX];
+	char origin[LISTINGS_MAX][TEXT_MAX];
+};
+
+/* events_collect - store_listing_event_fn copying each row into a struct events. */
+static void
+events_collect(void *arg, const struct store_listing_event *event)
+{
+	struct events *events = arg;
+	size_t i = events->count++;
+
+	assert_true(i < LISTINGS_MAX);
+	events->serial[i] = event->serial;
+	events->listing_id[i] = event->listing_id;
+	events->result_id[i] = event->result_id;
+	events->at[i] = event->at;
+	events->expires_at[i] = event->expires_at;
+	events->listed[i] = event->listed;
+	snprintf(events->prefix[i], TEXT_MAX, "%s", event->prefix);
+	snprintf(events->action[i], TEXT_MAX, "%s", event->action);
+	snprintf(events->reason[i], TEXT_MAX, "%s", event->reason);
+	snprintf(events->origin[i], TEXT_MAX, "%s", event->origin);
+}
+
+/* history_of_prefix - store_listing_history into a fresh struct events. */
+static void
+history_of_prefix(struct fixture *fx, const char *prefix, struct events *out)
+{
+	char err[ERR_SIZE] = "";
+
+	memset(out, 0, sizeof(*out));
+	if (store_listing_history(fx->store, prefix, events_collect, out, err, sizeof(err)) != 0)
+		fail_msg("store_listing_history(%s): %s", prefix, err);
+}
+
+/* list_prefix - store_listing_add of a manual listing, failing the test on error; returns
+ * the listing id. */
+static int64_t
+list_prefix(struct fixture *fx, const char *prefix, const char *reason, int64_t expires_at,
+    bool replace, bool *added)
+{
+	struct store_listing_request request = {
+		.prefix = prefix, .reason = reason, .comment = "spam trap hits",
+		.expires_at = expires_at, .replace = replace,
+	};
+	char err[ERR_SIZE] = "";
+	int64_t id = 0;
+	bool made = false;
+
+	if (store_listing_add(fx->store, &request, NOW, &id, &made, err, sizeof(err)) != 0)
+		fail_msg("store_listing_add(%s): %s", prefix, err);
+	assert_true(id > 0);
+	if (added != NULL)
+		*added = made;
+	return id;
+}
+
+/* unlist - store_listing_remove, failing the test on error; returns whether it removed. */
+static bool
+unlist(struct fixture *fx, const char *prefix, int64_t now)
+{
+	char err[ERR_SIZE] = "";
+	bool removed = false;
+
+	if (store_listing_remove(fx->store, prefix, "delisting request", now, &removed, err,
+	    sizeof(err)) != 0)
+		fail_msg("store_listing_remove(%s): %s", prefix, err);
+	return removed;
+}
+
+/* add_verdict - a result for address with this verdict and stage, started at started_at. */
+static int64_t
+add_verdict(struct fixture *fx, const char *address, const char *verdict, const char *stage,
+    int64_t started_at)
+{
+	struct store_result result = sample_result(address, address, started_at);
+
+	result.verdict = verdict;
+	result.stage = stage;
+	result.family = strchr(address, ':') != NULL ? "ipv6" : "ipv4";
+	return add_result(fx, &result);
+}
+
+/* sync_results - store_listings_from_results, failing the test on error. */
+static struct store_sync_counts
+sync_results(struct fixture *fx, int64_t since, int64_t now, int64_t ttl)
+{
+	struct store_sync_counts counts;
+	char err[ERR_SIZE] = "";
+
+	if (store_listings_from_results(fx->store, since, now, ttl, &counts, err,
+	    sizeof(err)) != 0)
+		fail_msg("store_listings_from_results: %s", err);
+	return counts;
+}
+
+/* serial_now - store_listing_serial's serial, failing the test on error. */
+static int64_t
+serial_now(struct fixture *fx, int64_t *changed_at)
+{
+	char err[ERR_SIZE] = "";
+	int64_t serial = -1;
+	int64_t at = -1;
+
+	if (store_listing_serial(fx->store, &serial, &at, err, sizeof(err)) != 0)
+		fail_msg("store_listing_serial: %s", err);
+	if (changed_at != NULL)
+		*changed_at = at;
+	return serial;
+}
+
+static void
+test_reasons_have_distinct_answers_from_127_0_0_2(void **state)
+{
+	size_t count;
+	const struct store_reason *reasons = store_reasons(&count);
+
+	(void)state;
+	assert_true(count >= 4);
+	for (size_t i = 0; i < count; i++) {
+		assert_int_equal(reasons[i].code, 2 + i);
+		assert_ptr_equal(store_reason_find(reasons[i].name), &reasons[i]);
+	}
+	assert_string_equal(store_reason_find("delivered")->name, "delivered");
+	assert_int_equal(store_reason_find("delivered")->code, 2);
+	assert_true(store_reason_find("delivered")->automatic);
+	assert_true(store_reason_find("data")->automatic);
+	assert_false(store_reason_find("manual")->automatic);
+	assert_string_equal(store_reason_find("127.0.0.4")->name, "manual");
+	assert_null(store_reason_find("127.0.0.1"));
+	assert_null(store_reason_find("spam"));
+}
+
+static void
+test_prefix_normalize_clears_host_bits_and_unmaps(void **state)
+{
+	char out[STORE_PREFIX_TEXT_MAX];
+	char err[ERR_SIZE];
+
+	(void)state;
+	assert_true(store_prefix_normalize("192.0.2.77/24", out, sizeof(out), err, sizeof(err)));
+	assert_string_equal(out, "192.0.2.0/24");
+	assert_true(store_prefix_normalize("192.0.2.1", out, sizeof(out), err, sizeof(err)));
+	assert_string_equal(out, "192.0.2.1/32");
+	assert_true(store_prefix_normalize("2001:DB8:0::1", out, sizeof(out), err, sizeof(err)));
+	assert_string_equal(out, "2001:db8::1/128");
+	assert_true(store_prefix_normalize("::ffff:198.51.100.7", out, sizeof(out), err,
+	    sizeof(err)));
+	assert_string_equal(out, "198.51.100.7/32");
+	assert_false(store_prefix_normalize("192.0.2.300", out, sizeof(out), err, sizeof(err)));
+	assert_non_null(strstr(err, "192.0.2.300"));
+}
+
+/* RFC 5782 section 5: 127.0.0.1 is never listed; 127.0.0.2 is the test point. */
+static void
+test_prefix_covering_127_0_0_1_is_refused(void **state)
+{
+	static const char *const refused[] = { "127.0.0.1", "127.0.0.0/8", "0.0.0.0/0",
+		"::ffff:127.0.0.1", "::/0", "::ffff:0:0/96" };
+	char out[STORE_PREFIX_TEXT_MAX];
+	char err[ERR_SIZE];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		err[0] = '\0';
+		assert_false(store_prefix_normalize(refused[i], out, sizeof(out), err,
+		    sizeof(err)));
+		assert_non_null(strstr(err, "RFC 5782"));
+	}
+	assert_true(store_prefix_normalize("127.0.0.2", out, sizeof(out), err, sizeof(err)));
+	assert_true(store_prefix_normalize("127.0.2.0/24", out, sizeof(out), err, sizeof(err)));
+}
+
+static void
+test_listing_add_lists_a_prefix_with_its_history(void **state)
+{
+	struct fixture *fx = *state;
+	struct listings listings;
+	struct events events;
+	bool added = false;
+
+	int64_t id = list_prefix(fx, "192.0.2.77/24", NULL, 0, false, &added);
+	assert_true(added);
+	assert_true(listing_of(fx, "192.0.2.0/24", &listings));
+	assert_int_equal(listings.id[0], id);
+	assert_string_equal(listings.prefix[0], "192.0.2.0/24");
+	assert_string_equal(listings.reason[0], "manual");
+	assert_string_equal(listings.origin[0], "manual");
+	assert_string_equal(listings.comment[0], "spam trap hits");
+	assert_int_equal(listings.result_id[0], 0);
+	assert_int_equal(listings.listed_at[0], NOW);
+	assert_int_equal(listings.expires_at[0], 0);
+
+	history_of_prefix(fx, "192.0.2.0/24", &events);
+	assert_int_equal(events.count, 1);
+	assert_string_equal(events.action[0], "listed");
+	assert_true(events.listed[0]);
+	assert_int_equal(events.listing_id[0], id);
+	assert_int_equal(events.at[0], NOW);
+}
+
+static void
+test_listing_add_of_a_listed_prefix_keeps_it_unless_replace(void **state)
+{
+	struct fixture *fx = *state;
+	struct listings listings;
+	struct events events;
+	bool added = true;
+
+	int64_t first = list_prefix(fx, "198.51.100.7", "manual", 0, false, NULL);
+	int64_t again = list_prefix(fx, "198.51.100.7", "imported", NOW + DAY, false, &added);
+	assert_false(added);
+	assert_int_equal(again, first);
+	assert_true(listing_of(fx, "198.51.100.7", &listings));
+	assert_string_equal(listings.reason[0], "manual");
+	assert_int_equal(listings.expires_at[0], 0);
+
+	again = list_prefix(fx, "198.51.100.7", "127.0.0.5", NOW + DAY, true, &added);
+	assert_false(added);
+	assert_int_equal(again, first);
+	assert_true(listing_of(fx, "198.51.100.7/32", &listings));
+	assert_string_equal(listings.reason[0], "imported");
+	assert_int_equal(listings.expires_at[0], NOW + DAY);
+	history_of_prefix(fx, "198.51.100.7", &events);
+	assert_int_equal(events.count, 2);
+	assert_string_equal(events.action[1], "updated");
+	assert_string_equal(events.reason[1], "imported");
+}
+
+static void
+test_listing_add_refuses_an_unknown_reason_and_localhost(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_listing_request request = { .prefix = "192.0.2.1", .reason = "spam" };
+	struct listings listings;
+	char err[ERR_SIZE] = "";
+	int64_t id = -1;
+	bool added = true;
+
+	assert_int_equal(store_listing_add(fx->store, &request, NOW, &id, &added, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "spam"));
+	assert_false(added);
+	request = (struct store_listing_request){ .prefix = "127.0.0.0/24" };
+	assert_int_equal(store_listing_add(fx->store, &request, NOW, &id, &added, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "127.0.0.1"));
+	all_listings(fx, &listings);
+	assert_int_equal(listings.count, 0);
+	assert_int_equal(serial_now(fx, NULL), 0);
+}
+
+static void
+test_listing_remove_ends_it_and_records_why(void **state)
+{
+	struct fixture *fx = *state;
+	struct listings listings;
+	struct events events;
+
+	list_prefix(fx, "2001:db8::/48", "manual", 0, false, NULL);
+	assert_true(unlist(fx, "2001:DB8:0:0::/48", NOW + 5));
+	assert_false(listing_of(fx, "2001:db8::/48", &listings));
+	assert_false(unlist(fx, "2001:db8::/48", NOW + 6));
+	history_of_prefix(fx, "2001:db8::/48", &events);
+	assert_int_equal(events.count, 2);
+	assert_string_equal(events.action[0], "listed");
+	assert_string_equal(events.action[1], "removed");
+	assert_false(events.listed[1]);
+	assert_string_equal(events.origin[1], "manual");
+	assert_int_equal(events.at[1], NOW + 5);
+}
+
+static void
+test_listing_ids_are_never_reused(void **state)
+{
+	struct fixture *fx = *state;
+
+	int64_t first = list_prefix(fx, "192.0.2.1", NULL, 0, false, NULL);
+	assert_true(unlist(fx, "192.0.2.1", NOW));
+	int64_t second = list_prefix(fx, "192.0.2.2", NULL, 0, false, NULL);
+	assert_true(second > first);
+}
+
+static void
+test_listing_serial_moves_with_every_change(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t at = -1;
+
+	assert_int_equal(serial_now(fx, &at), 0);
+	assert_int_equal(at, 0);
+	list_prefix(fx, "192.0.2.1", NULL, 0, false, NULL);
+	int64_t first = serial_now(fx, &at);
+	assert_true(first > 0);
+	assert_int_equal(at, NOW);
+	/* A listing kept as it was is no change. */
+	list_prefix(fx, "192.0.2.1", NULL, 0, false, NULL);
+	assert_int_equal(serial_now(fx, NULL), first);
+	assert_true(unlist(fx, "192.0.2.1", NOW + 7));
+	assert_true(serial_now(fx, &at) > first);
+	assert_int_equal(at, NOW + 7);
+}
+
+static void
+test_listing_changes_come_after_a_serial_in_order(void **state)
+{
+	struct fixture *fx = *state;
+	struct events events = { 0 };
+	char err[ERR_SIZE] = "";
+	int64_t last = 0;
+
+	list_prefix(fx, "192.0.2.1", NULL, 0, false, NULL);
+	int64_t after = serial_now(fx, NULL);
+	list_prefix(fx, "192.0.2.2", NULL, 0, false, NULL);
+	assert_true(unlist(fx, "192.0.2.1", NOW));
+	list_prefix(fx, "192.0.2.3", NULL, 0, false, NULL);
+
+	last = after;
+	assert_int_equal(store_listing_changes(fx->store, after, 2, events_collect, &events,
+	    &last, err, sizeof(err)), 0);
+	assert_int_equal(events.count, 2);
+	assert_string_equal(events.prefix[0], "192.0.2.2/32");
+	assert_true(events.listed[0]);
+	assert_string_equal(events.prefix[1], "192.0.2.1/32");
+	assert_false(events.listed[1]);
+	assert_true(events.serial[0] > after);
+	assert_true(events.serial[1] > events.serial[0]);
+	assert_int_equal(last, events.serial[1]);
+
+	memset(&events, 0, sizeof(events));
+	assert_int_equal(store_listing_changes(fx->store, last, 0, events_collect, &events,
+	    &last, err, sizeof(err)), 0);
+	assert_int_equal(events.count, 1);
+	assert_string_equal(events.prefix[0], "192.0.2.3/32");
+	assert_int_equal(last, serial_now(fx, NULL));
+
+	/* Nothing newer: *last_serial stays. */
+	int64_t kept = last;
+	memset(&events, 0, sizeof(events));
+	assert_int_equal(store_listing_changes(fx->store, last, 0, events_collect, &events,
+	    &last, err, sizeof(err)), 0);
+	assert_int_equal(events.count, 0);
+	assert_int_equal(last, kept);
+}
+
+static void
+test_expire_ends_only_the_listings_whose_time_is_up(void **state)
+{
+	struct fixture *fx = *state;
+	struct listings listings;
+	struct events events;
+	char err[ERR_SIZE] = "";
+	size_t expired = 99;
+
+	list_prefix(fx, "192.0.2.1", NULL, NOW + 10, false, NULL);
+	list_prefix(fx, "192.0.2.2", NULL, NOW + 20, false, NULL);
+	list_prefix(fx, "192.0.2.3", NULL, 0, false, NULL);
+	assert_int_equal(store_listings_expire(fx->store, NOW + 10, &expired, err,
+	    sizeof(err)), 0);
+	assert_int_equal(expired, 1);
+	all_listings(fx, &listings);
+	assert_int_equal(listings.count, 2);
+	assert_string_equal(listings.prefix[0], "192.0.2.2/32");
+	assert_string_equal(listings.prefix[1], "192.0.2.3/32");
+	history_of_prefix(fx, "192.0.2.1", &events);
+	assert_int_equal(events.count, 2);
+	assert_string_equal(events.action[1], "expired");
+	assert_int_equal(events.at[1], NOW + 10);
+	assert_int_equal(store_listings_expire(fx->store, NOW + 10 * DAY, &expired, err,
+	    sizeof(err)), 0);
+	assert_int_equal(expired, 1);
+}
+
+static void
+test_sync_lists_an_open_delivered_result_as_delivered(void **state)
+{
+	struct fixture *fx = *state;
+	struct listings listings;
+	struct events events;
+
+	int64_t result = add_verdict(fx, "192.0.2.10", "open", "delivered", T0 + 5);
+	struct store_sync_counts counts = sync_results(fx, T0, NOW, DAY);
+	assert_int_equal(counts.listed, 1);
+	assert_int_equal(counts.reconfirmed, 0);
+	assert_int_equal(counts.delisted, 0);
+	assert_true(listing_of(fx, "192.0.2.10", &listings));
+	assert_string_equal(listings.reason[0], "delivered");
+	assert_string_equal(listings.origin[0], "sync");
+	assert_int_equal(listings.result_id[0], result);
+	assert_int_equal(listings.listed_at[0], NOW);
+	assert_int_equal(listings.confirmed_at[0], T0 + 5);
+	assert_int_equal(listings.expires_at[0], NOW + DAY);
+	history_of_prefix(fx, "192.0.2.10", &events);
+	assert_int_equal(events.count, 1);
+	assert_string_equal(events.action[0], "listed");
+	assert_string_equal(events.origin[0], "sync");
+	assert_int_equal(events.result_id[0], result);
+}
+
+static void
+test_sync_lists_open_at_data_as_data_and_ipv6_as_128(void **state)
+{
+	struct fixture *fx = *state;
+	struct listings listings;
+
+	add_verdict(fx, "192.0.2.11", "open", "data", T0 + 5);
+	add_verdict(fx, "2001:db8::25", "open", "data", T0 + 6);
+	assert_int_equal(sync_results(fx, T0, NOW, 0).listed, 2);
+	assert_true(listing_of(fx, "192.0.2.11/32", &listings));
+	assert_string_equal(listings.reason[0], "data");
+	/* ttl 0: never expires */
+	assert_int_equal(listings.expires_at[0], 0);
+	assert_true(listing_of(fx, "2001:db8::25/128", &listings));
+	assert_string_equal(listings.reason[0], "data");
+}
+
+static void
+test_sync_never_lists_suspect_inconclusive_or_closed(void **state)
+{
+	struct fixture *fx = *state;
+	struct listings listings;
+
+	add_verdict(fx, "192.0.2.12", "suspect", "rcpt", T0 + 1);
+	add_verdict(fx, "192.0.2.13", "inconclusive", "mail", T0 + 1);
+	add_verdict(fx, "192.0.2.14", "closed", "rcpt", T0 + 1);
+	add_verdict(fx, "192.0.2.15", "unreachable", NULL, T0 + 1);
+	struct store_sync_counts counts = sync_results(fx, T0, NOW, DAY);
+	assert_int_equal(counts.listed + counts.reconfirmed + counts.delisted, 0);
+	all_listings(fx, &listings);
+	assert_int_equal(listings.count, 0);
+	assert_int_equal(serial_now(fx, NULL), 0);
+}
+
+static void
+test_sync_twice_changes_nothing_the_second_time(void **state)
+{
+	struct fixture *fx = *state;
+
+	add_verdict(fx, "192.0.2.10", "open", "delivered", T0 + 5);
+	assert_int_equal(sync_results(fx, T0, NOW, DAY).listed, 1);
+	int64_t serial = serial_now(fx, NULL);
+	struct store_sync_counts counts = sync_results(fx, T0, NOW + 60, DAY);
+	assert_int_equal(counts.listed + counts.reconfirmed + counts.delisted, 0);
+	assert_int_equal(serial_now(fx, NULL), serial);
+}
+
+static void
+test_sync_later_closed_result_delists(void **state)
+{
+	struct fixture *fx = *state;
+	struct listings listings;
+	struct events events;
+
+	add_verdict(fx, "192.0.2.10", "open", "data", T0 + 5);
+	sync_results(fx, T0, NOW, DAY);
+	int64_t closing = add_verdict(fx, "192.0.2.10", "closed", "rcpt", T0 + 500);
+	struct store_sync_counts counts = sync_results(fx, T0, NOW + 60, DAY);
+	assert_int_equal(counts.delisted, 1);
+	assert_false(listing_of(fx, "192.0.2.10", &listings));
+	history_of_prefix(fx, "192.0.2.10", &events);
+	assert_int_equal(events.count, 2);
+	assert_string_equal(events.action[1], "delisted");
+	assert_false(events.listed[1]);
+	assert_int_equal(events.result_id[1], closing);
+	/* The closed result stays the latest: syncing again lists nothing. */
+	assert_int_equal(sync_results(fx, T0, NOW + 120, DAY).listed, 0);
+}
+
+static void
+test_sync_open_then_closed_before_any_sync_lists_nothing(void **state)
+{
+	struct fixture *fx = *state;
+	struct listings listings;
+
+	add_verdict(fx, "192.0.2.10", "open", "delivered", T0 + 5);
+	add_verdict(fx, "192.0.2.10", "closed", "rcpt", T0 + 50);
+	add_verdict(fx, "192.0.2.10", "suspect", "rcpt", T0 + 90);
+	struct store_sync_counts counts = sync_results(fx, T0, NOW, DAY);
+	assert_int_equal(counts.listed + counts.delisted, 0);
+	all_listings(fx, &listings);
+	assert_int_equal(listings.count, 0);
+}
+
+static void
+test_sync_closed_result_keeps_an_operators_listing(void **state)
+{
+	struct fixture *fx = *state;
+	struct listings listings;
+
+	list_prefix(fx, "192.0.2.10", "manual", 0, false, NULL);
+	add_verdict(fx, "192.0.2.10", "closed", "rcpt", T0 + 5);
+	assert_int_equal(sync_results(fx, T0, NOW, DAY).delisted, 0);
+	assert_true(listing_of(fx, "192.0.2.10", &listings));
+	assert_string_equal(listings.reason[0], "manual");
+}
+
+static void
+test_sync_newer_open_result_reconfirms_and_extends_the_expiry(void **state)
+{
+	struct fixture *fx = *state;
+	struct listings listings;
+	struct events events;
+
+	add_verdict(fx, "192.0.2.10", "open", "data", T0 + 5);
+	sync_results(fx, T0, NOW, DAY);
+	int64_t newer = add_verdict(fx, "192.0.2.10", "open", "delivered", T0 + 700);
+	struct store_sync_counts counts = sync_results(fx, T0, NOW + 3600, DAY);
+	assert_int_equal(counts.reconfirmed, 1);
+	assert_int_equal(counts.listed, 0);
+	assert_true(listing_of(fx, "192.0.2.10", &listings));
+	assert_string_equal(listings.reason[0], "delivered");
+	assert_int_equal(listings.result_id[0], newer);
+	assert_int_equal(listings.confirmed_at[0], T0 + 700);
+	assert_int_equal(listings.listed_at[0], NOW);
+	assert_int_equal(listings.expires_at[0], NOW + 3600 + DAY);
+	history_of_prefix(fx, "192.0.2.10", &events);
+	assert_int_equal(events.count, 2);
+	assert_string_equal(events.action[1], "reconfirmed");
+	assert_int_equal(events.expires_at[1], NOW + 3600 + DAY);
+}
+
+static void
+test_sync_reconfirming_never_shortens_an_expiry(void **state)
+{
+	struct fixture *fx = *state;
+	struct listings listings;
+
+	list_prefix(fx, "192.0.2.10", "manual", NOW + 30 * DAY, false, NULL);
+	int64_t result = add_verdict(fx, "192.0.2.10", "open", "delivered", T0 + 5);
+	assert_int_equal(sync_results(fx, T0, NOW, DAY).reconfirmed, 1);
+	assert_true(listing_of(fx, "192.0.2.10", &listings));
+	assert_string_equal(listings.reason[0], "delivered");
+	assert_int_equal(listings.result_id[0], result);
+	assert_int_equal(listings.expires_at[0], NOW + 30 * DAY);
+	/* ... and a listing that never expires stays so. */
+	list_prefix(fx, "192.0.2.20", "manual", 0, false, NULL);
+	add_verdict(fx, "192.0.2.20", "open", "data", T0 + 6);
+	sync_results(fx, T0, NOW, DAY);
+	assert_true(listing_of(fx, "192.0.2.20", &listings));
+	assert_int_equal(listings.expires_at[0], 0);
+}
+
+static void
+test_sync_a_late_arrival_upgrades_data_to_delivered(void **state)
+{
+	struct fixture *fx = *state;
+	struct listings listings;
+
+	struct store_result result = sample_result("mail.example.com", "192.0.2.1", T0);
+	result.verdict = "open";
+	result.stage = "data";
+	result.tests = sample_tests;
+	result.test_count = 3;
+	int64_t id = add_result(fx, &result);
+	sync_results(fx, T0, NOW, DAY);
+	assert_true(listing_of(fx, "192.0.2.1", &listings));
+	assert_string_equal(listings.reason[0], "data");
+
+	assert_true(arrive(fx, "tok-r05", "192.0.2.1", NOW + 100));
+	struct store_sync_counts counts = sync_results(fx, NOW, NOW + 200, DAY);
+	assert_int_equal(counts.reconfirmed, 1);
+	assert_true(listing_of(fx, "192.0.2.1", &listings));
+	assert_string_equal(listings.reason[0], "delivered");
+	assert_int_equal(listings.result_id[0], id);
+	assert_int_equal(listings.confirmed_at[0], NOW + 100);
+}
+
+static void
+test_sync_an_old_result_upgraded_since_is_listed(void **state)
+{
+	struct fixture *fx = *state;
+	struct listings listings;
+
+	struct store_result result = sample_result("mail.example.com", "192.0.2.1", T0);
+	result.tests = sample_tests;
+	result.test_count = 3;
+	add_result(fx, &result);
+	assert_true(arrive(fx, "tok-r01", "192.0.2.1", NOW + 100));
+	/* started long before `since`, upgraded after it */
+	assert_int_equal(sync_results(fx, NOW, NOW + 200, DAY).listed, 1);
+	assert_true(listing_of(fx, "192.0.2.1", &listings));
+	assert_string_equal(listings.reason[0], "delivered");
+}
+
+static void
+test_sync_ignores_results_before_since(void **state)
+{
+	struct fixture *fx = *state;
+
+	add_verdict(fx, "192.0.2.10", "open", "delivered", T0 + 5);
+	assert_int_equal(sync_results(fx, T0 + 6, NOW, DAY).listed, 0);
+	assert_int_equal(sync_results(fx, T0 + 5, NOW, DAY).listed, 1);
+}
+
+static void
+test_sync_does_not_relist_what_an_operator_removed(void **state)
+{
+	struct fixture *fx = *state;
+	struct listings listings;
+
+	add_verdict(fx, "192.0.2.10", "open", "delivered", T0 + 5);
+	sync_results(fx, T0, NOW, DAY);
+	assert_true(unlist(fx, "192.0.2.10", NOW + 10));
+	assert_int_equal(sync_results(fx, T0, NOW + 20, DAY).listed, 0);
+	assert_false(listing_of(fx, "192.0.2.10", &listings));
+	/* A check after the removal finding it open again lists it again. */
+	add_verdict(fx, "192.0.2.10", "open", "delivered", NOW + 30);
+	assert_int_equal(sync_results(fx, T0, NOW + 40, DAY).listed, 1);
+	assert_true(listing_of(fx, "192.0.2.10", &listings));
+}
+
+static void
+test_sync_does_not_relist_from_evidence_that_expired(void **state)
+{
+	struct fixture *fx = *state;
+	struct listings listings;
+	char err[ERR_SIZE] = "";
+	size_t expired = 0;
+
+	add_verdict(fx, "192.0.2.10", "open", "delivered", T0 + 5);
+	sync_results(fx, T0, NOW, 60);
+	assert_int_equal(store_listings_expire(fx->store, NOW + 60, &expired, err,
+	    sizeof(err)), 0);
+	assert_int_equal(expired, 1);
+	assert_int_equal(sync_results(fx, T0, NOW + 61, 60).listed, 0);
+	assert_false(listing_of(fx, "192.0.2.10", &listings));
+	/* A newer open result is new evidence. */
+	add_verdict(fx, "192.0.2.10", "open", "data", T0 + 900);
+	assert_int_equal(sync_results(fx, T0, NOW + 62, 60).listed, 1);
+	assert_true(listing_of(fx, "192.0.2.10", &listings));
+	assert_string_equal(listings.reason[0], "data");
+}
+
+static void
+test_sync_never_lists_127_0_0_1(void **state)
+{
+	struct fixture *fx = *state;
+	struct listings listings;
+
+	add_verdict(fx, "127.0.0.1", "open", "delivered", T0 + 5);
+	add_verdict(fx, "127.0.2.2", "open", "delivered", T0 + 5);
+	assert_int_equal(sync_results(fx, T0, NOW, DAY).listed, 1);
+	all_listings(fx, &listings);
+	assert_int_equal(listings.count, 1);
+	assert_string_equal(listings.prefix[0], "127.0.2.2/32");
+}
+
+/* What stale_collect saw. */
+struct stale_rows {
+	size_t count;
+	char address[LISTINGS_MAX][TEXT_MAX];
+	int port[LISTINGS_MAX];
+	int64_t checked_at[LISTINGS_MAX];
+};
+
+/* stale_collect - store_stale_fn copying each row. */
+static void
+stale_collect(void *arg, const struct store_stale_listing *stale)
+{
+	struct stale_rows *rows = arg;
+	size_t i = rows->count++;
+
+	assert_true(i < LISTINGS_MAX);
+	snprintf(rows->address[i], TEXT_MAX, "%s", stale->address);
+	rows->port[i] = stale->port;
+	rows->checked_at[i] = stale->checked_at;
+}
+
+static void
+test_stale_listings_are_addresses_not_checked_since(void **state)
+{
+	struct fixture *fx = *state;
+	struct stale_rows rows = { 0 };
+	char err[ERR_SIZE] = "";
+
+	struct store_result result = sample_result("192.0.2.10", "192.0.2.10", T0 + 5);
+	result.verdict = "open";
+	result.stage = "delivered";
+	result.port = 2525;
+	add_result(fx, &result);
+	add_verdict(fx, "192.0.2.11", "open", "data", T0 + 500);
+	sync_results(fx, T0, NOW, DAY);
+	list_prefix(fx, "192.0.2.12", NULL, 0, false, NULL);
+	list_prefix(fx, "198.51.100.0/24", NULL, 0, false, NULL);
+
+	assert_int_equal(store_listings_stale(fx->store, T0 + 100, stale_collect, &rows, err,
+	    sizeof(err)), 0);
+	assert_int_equal(rows.count, 2);
+	assert_string_equal(rows.address[0], "192.0.2.10");
+	assert_int_equal(rows.port[0], 2525);
+	assert_int_equal(rows.checked_at[0], T0 + 5);
+	/* never checked: no port, no time; a CIDR is never "stale" */
+	assert_string_equal(rows.address[1], "192.0.2.12");
+	assert_int_equal(rows.port[1], 0);
+	assert_int_equal(rows.checked_at[1], 0);
+}
+
+static void
+test_listing_txt_expands_its_placeholders(void **state)
+{
+	struct store_listing listing = {
+		.id = 42, .prefix = "192.0.2.10/32", .reason = "delivered", .origin = "sync",
+		.result_id = 7, .listed_at = T0 + DAY, .confirmed_at = T0,
+	};
+	char out[TEXT_MAX];
+
+	(void)state;
+	size_t length = store_listing_txt(NULL, &listing, out, sizeof(out));
+	assert_string_equal(out, "Open relay confirmed by relayguard on 2023-11-14: see "
+	    "https://bl.example.org/evidence/42");
+	assert_int_equal(length, strlen(out));
+	store_listing_txt("{code} {prefix} result {result} ${unknown} {id", &listing, out,
+	    sizeof(out));
+	assert_string_equal(out, "127.0.0.2 192.0.2.10/32 result 7 ${unknown} {id");
+	listing.result_id = 0;
+	listing.reason = "manual";
+	store_listing_txt("{reason}; {result}", &listing, out, sizeof(out));
+	assert_string_equal(out, "Listed by the list operator; none");
+	/* truncated to fit */
+	assert_int_equal(store_listing_txt("{prefix}", &listing, out, 8), 7);
+	assert_string_equal(out, "192.0.2");
+}
+
+static void
+test_migration_2_applies_to_a_version_1_store(void **state)
+{
+	struct fixture *fx = *state;
+
+	add_verdict(fx, "192.0.2.10", "open", "delivered", T0 + 5);
+	store_close(fx->store);
+	fx->store = NULL;
+	raw_exec(fx, "DROP TABLE listing_history");
+	raw_exec(fx, "DROP TABLE listings");
+	raw_exec(fx, "DELETE FROM schema_version WHERE version = 2");
+	fx->store = fixture_store_open(fx);
+	assert_int_equal(raw_int(fx, "SELECT MAX(version) FROM schema_version"), 2);
+	assert_int_equal(raw_int(fx, "SELECT COUNT(*) FROM results"), 1);
+	assert_int_equal(sync_results(fx, T0, NOW, DAY).listed, 1);
+}
+
 int
 main(void)
 {
@@ -1495,6 +2486,21 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_arrival_with_empty_token_is_refused, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_arrival_before_its_result_upgrades_it_when_stored, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_two_early_arrivals_of_one_token_are_linked_by_one_upgrade, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_early_arrivals_of_two_tokens_keep_the_stored_verdict_before, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_early_arrival_for_a_confirmed_result_is_linked_without_upgrade, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_early_arrival_of_another_token_is_left_alone,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_arrival_after_an_early_one_is_matched_as_usual,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_arrivals_after_lists_them_in_id_order, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_arrivals_after_carries_the_envelope_and_peer,
@@ -1533,6 +2539,58 @@ main(void)
 		cmocka_unit_test(test_tricks_with_appends_a_missing_id),
 		cmocka_unit_test(test_text_clean_leaves_valid_utf8_alone),
 		cmocka_unit_test(test_text_clean_replaces_surrogates_and_truncated_sequences),
+		cmocka_unit_test(test_reasons_have_distinct_answers_from_127_0_0_2),
+		cmocka_unit_test(test_prefix_normalize_clears_host_bits_and_unmaps),
+		cmocka_unit_test(test_prefix_covering_127_0_0_1_is_refused),
+		cmocka_unit_test_setup_teardown(test_listing_add_lists_a_prefix_with_its_history,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_listing_add_of_a_listed_prefix_keeps_it_unless_replace,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_listing_add_refuses_an_unknown_reason_and_localhost,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_listing_remove_ends_it_and_records_why,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_listing_ids_are_never_reused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_listing_serial_moves_with_every_change,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_listing_changes_come_after_a_serial_in_order,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expire_ends_only_the_listings_whose_time_is_up,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_lists_an_open_delivered_result_as_delivered,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_lists_open_at_data_as_data_and_ipv6_as_128,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_never_lists_suspect_inconclusive_or_closed,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_twice_changes_nothing_the_second_time,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_later_closed_result_delists,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_open_then_closed_before_any_sync_lists_nothing,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_closed_result_keeps_an_operators_listing,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_newer_open_result_reconfirms_and_extends_the_expiry,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_reconfirming_never_shortens_an_expiry,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_a_late_arrival_upgrades_data_to_delivered,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_an_old_result_upgraded_since_is_listed,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_ignores_results_before_since,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_does_not_relist_what_an_operator_removed,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_does_not_relist_from_evidence_that_expired,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_never_lists_127_0_0_1, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_listings_are_addresses_not_checked_since,
+		    setup, teardown),
+		cmocka_unit_test(test_listing_txt_expands_its_placeholders),
+		cmocka_unit_test_setup_teardown(test_migration_2_applies_to_a_version_1_store,
+		    setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

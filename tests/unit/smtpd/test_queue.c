@@ -52,6 +52,10 @@ struct sink {
 	pthread_t thread;
 	atomic_bool stop;
 	atomic_bool refuse_later;	/* "later" recipients get 451 while set */
+	atomic_bool abandon;		/* after a transaction, stop answering that connection */
+	atomic_uint connections;	/* connections accepted */
+	int abandoned[8];		/* connections left open but unanswered */
+	size_t abandoned_count;
 	pthread_mutex_t lock;
 	unsigned messages;		/* complete transactions accepted */
 	unsigned recipients;		/* recipients of those */
@@ -98,7 +102,7 @@ sink_say(int fd, const char *text)
 		return;
 }
 
-/* sink_session - serve one client. */
+/* sink_session - serve one client (until QUIT, or until a transaction when abandoning). */
 static void
 sink_session(struct sink *sink, int fd)
 {
@@ -159,6 +163,10 @@ sink_session(struct sink *sink, int fd)
 				sink->recipients += (unsigned)accepted_count;
 				pthread_mutex_unlock(&sink->lock);
 				sink_say(fd, "250 2.0.0 queued\r\n");
+				if (atomic_load(&sink->abandon) && sink->abandoned_count < 8) {
+					sink->abandoned[sink->abandoned_count++] = fd;
+					return;
+				}
 				continue;
 			}
 			for (size_t i = 0; i < accepted_count; i++) {
@@ -194,8 +202,10 @@ sink_main(void *arg)
 			continue;
 		int fd = accept(sink->listen_fd, NULL, NULL);
 
-		if (fd >= 0)
+		if (fd >= 0) {
+			atomic_fetch_add(&sink->connections, 1);
 			sink_session(sink, fd);
+		}
 	}
 	return NULL;
 }
@@ -252,6 +262,8 @@ sink_stop(struct sink *sink)
 {
 	atomic_store(&sink->stop, true);
 	pthread_join(sink->thread, NULL);
+	for (size_t i = 0; i < sink->abandoned_count; i++)
+		close(sink->abandoned[i]);
 	close(sink->listen_fd);
 	pthread_mutex_destroy(&sink->lock);
 	free(sink);
@@ -936,6 +948,55 @@ test_failure_of_null_sender_mail_is_not_bounced(void **state)
 	sink_stop(sink);
 }
 
+/* Postfix's connection cache idea: the second message reuses the idle connection. */
+static void
+test_next_hop_connection_is_reused_for_the_next_message(void **state)
+{
+	struct fixture *f = *state;
+	struct sink *sink = sink_start(0, false);
+	const struct queue_recipient rcpt[] = { { "a@example.net", RELAY_FORWARD } };
+	char hop[64], id[QUEUE_ID_MAX];
+	struct queue *queue;
+
+	snprintf(hop, sizeof(hop), "smtp:127.0.0.1:%u", sink->port);
+	configure(f, hop);
+	queue = open_queue(f, 0);
+	enqueue(f, queue, "s@example.org", rcpt, 1, id);
+	assert_true(wait_for_empty_queue(f));
+	enqueue(f, queue, "s@example.org", rcpt, 1, id);
+	assert_true(wait_for_empty_queue(f));
+	assert_int_equal(sink_recipients(sink), 2);
+	assert_int_equal(atomic_load(&sink->connections), 1);
+	queue_close(queue);
+	sink_stop(sink);
+}
+
+/* A cached connection the server stopped answering costs a timeout, not the message. */
+static void
+test_dead_cached_connection_is_replaced_by_a_fresh_one(void **state)
+{
+	struct fixture *f = *state;
+	struct sink *sink = sink_start(0, false);
+	const struct queue_recipient rcpt[] = { { "a@example.net", RELAY_FORWARD } };
+	char hop[64], id[QUEUE_ID_MAX];
+	struct queue *queue;
+
+	atomic_store(&sink->abandon, true);
+	snprintf(hop, sizeof(hop), "smtp:127.0.0.1:%u", sink->port);
+	configure(f, hop);
+	f->config.command_timeout_ms = 300;
+	queue = open_queue(f, 0);
+	enqueue(f, queue, "s@example.org", rcpt, 1, id);
+	assert_true(wait_for_empty_queue(f));
+	enqueue(f, queue, "s@example.org", rcpt, 1, id);
+	assert_true(wait_for_empty_queue(f));
+	assert_int_equal(count_files(f, "queue/deferred"), 0);
+	assert_int_equal(sink_recipients(sink), 2);
+	assert_int_equal(atomic_load(&sink->connections), 2);
+	queue_close(queue);
+	sink_stop(sink);
+}
+
 static void
 test_restart_resumes_the_queue(void **state)
 {
@@ -1029,6 +1090,10 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failure_of_null_sender_mail_is_not_bounced,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_next_hop_connection_is_reused_for_the_next_message, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_dead_cached_connection_is_replaced_by_a_fresh_one, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_resumes_the_queue, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unfinished_temp_files_are_removed_at_start,
 		    setup, teardown),
