@@ -6,6 +6,7 @@
 #include "check/check_main.h"
 #include "check/receiver_main.h"
 #include "dnsbl/dnsbl_main.h"
+#include "list/list_main.h"
 #include "smtpd/lint_main.h"
 #include "smtpd/smtpd_main.h"
 
@@ -18,6 +19,8 @@ usage(FILE *out)
 	    "commands:\n"
 	    "  check TARGET...   test mail servers for open relaying (see relayguard(1))\n"
 	    "  dnsbl [ZONE...]   serve DNS blocklists (see relayguard-dnsbl(8))\n"
+	    "  list COMMAND      DNSBL listings: add, remove, show, export, import, sync,\n"
+	    "                    recheck (see relayguard-list(1))\n"
 	    "  receiver          record --confirm probe arrivals in the store\n"
 	    "  smtpd [-c FILE]   relay-safe SMTP server (see relayguard-smtpd(8))\n"
 	    "  lint [-c FILE]    audit an smtpd configuration (see relayguard.conf(5))\n"
@@ -36,6 +39,8 @@ main(int argc, char **argv)
 		return check_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "dnsbl") == 0)
 		return dnsbl_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "list") == 0)
+		return list_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "receiver") == 0)
 		return receiver_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "smtpd") == 0)

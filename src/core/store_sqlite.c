@@ -401,7 +401,7 @@ sqlite_version_record(sqlite3 *db, int version, char *err, size_t err_size)
 static int
 sqlite_migrate_locked(sqlite3 *db, const char *path, char *err, size_t err_size)
 {
-	int64_t current;
+	int64_t current = 0;
 
 	if (sqlite_exec(db, "CREATE TABLE IF NOT EXISTS schema_version ("
 	    "version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",

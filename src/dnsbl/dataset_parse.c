@@ -394,7 +394,7 @@ parse_value(struct parse_state *state, char *s, uint32_t default_a, char *defaul
 	size_t length;
 
 	if (*s == ':') {
-		uint32_t address;
+		uint32_t address = 0;
 		int bits = parse_ip4_value(s + 1, &address, &s);
 
 		if (bits < 0 || address == 0) {

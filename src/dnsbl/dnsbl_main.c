@@ -26,6 +26,7 @@
 #include "dnsbl/dnsbl_server.h"
 #include "dnsbl/metrics.h"
 #include "dnsbl/reload.h"
+#include "dnsbl/xfr.h"
 #include "dnsbl/store_feed.h"
 #include "dnsbl/zone.h"
 
@@ -39,6 +40,9 @@
 #define LISTING_TTL_MAX 315360000u
 /* Values of a command-line option remembered until the INI file has been read. */
 #define ARGS_MAX 256
+/* Largest IXFR journal (xfr_journal_kb): 4 GiB. */
+#define XFR_JOURNAL_KB_MAX 4194304u
+#define BYTES_PER_KB 1024
 
 static const struct dnsbl_config_key config_keys[] = {
 	{ "listen", DNSBL_KEY_LIST, offsetof(struct dnsbl_config, listen), "", 0, 0,
@@ -93,6 +97,15 @@ static const struct dnsbl_config_key config_keys[] = {
 	  0, 0, "ADDR:PORT of the Prometheus endpoint /metrics (keep it on loopback)" },
 	{ "control_socket", DNSBL_KEY_STRING, offsetof(struct dnsbl_config, control_socket), "",
 	  0, 0, "Unix socket path for status, reload and metrics commands" },
+	{ "xfr_allow", DNSBL_KEY_LIST, offsetof(struct dnsbl_config, xfr_allow), "", 0, 0,
+	  "address or CIDR prefix allowed to transfer zones (AXFR, IXFR over TCP); repeatable; "
+	  "none by default: every transfer is refused" },
+	{ "notify", DNSBL_KEY_LIST, offsetof(struct dnsbl_config, notify), "", 0, 0,
+	  "secondary to send NOTIFY to when a zone's serial changes, ADDR[:PORT] (port 53 when "
+	  "none); repeatable" },
+	{ "xfr_journal_kb", DNSBL_KEY_UNSIGNED, offsetof(struct dnsbl_config, xfr_journal_kb),
+	  "65536", 0, XFR_JOURNAL_KB_MAX, "KiB of zone changes kept for IXFR; older changes, "
+	  "and a change larger than this, are sent as a whole zone (0: always)" },
 	{ "log", DNSBL_KEY_STRING, offsetof(struct dnsbl_config, log), "stderr", 0, 0,
 	  "where log lines go: stderr or syslog" },
 	{ "log_level", DNSBL_KEY_STRING, offsetof(struct dnsbl_config, log_level), "info", 0, 0,
@@ -286,6 +299,8 @@ enum long_only_option {
 	OPT_CONTROL,
 	OPT_CONFIG,
 	OPT_SYSLOG,
+	OPT_XFR_ALLOW,
+	OPT_NOTIFY,
 	OPT_STORE_TXT,
 	OPT_STORE_SYNC,
 	OPT_LISTING_TTL,
@@ -310,6 +325,8 @@ static const struct option long_options[] = {
 	{ "control", required_argument, NULL, OPT_CONTROL },
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "syslog", no_argument, NULL, OPT_SYSLOG },
+	{ "xfr-allow", required_argument, NULL, OPT_XFR_ALLOW },
+	{ "notify", required_argument, NULL, OPT_NOTIFY },
 	{ "store-txt", required_argument, NULL, OPT_STORE_TXT },
 	{ "store-sync", no_argument, NULL, OPT_STORE_SYNC },
 	{ "listing-ttl", required_argument, NULL, OPT_LISTING_TTL },
@@ -345,6 +362,8 @@ usage(FILE *out)
 	    "  --control PATH            control socket (status, reload, metrics)\n"
 	    "  --config FILE             read the [dnsbl] section of an INI file first\n"
 	    "  --syslog                  log to syslog instead of stderr\n"
+	    "  --xfr-allow CIDR          may transfer zones (AXFR/IXFR); none by default\n"
+	    "  --notify ADDR[:PORT]      secondary to NOTIFY when a zone changes\n"
 	    "  --store-txt TEMPLATE      TXT of ZONE:store:URL zones ({reason} on {date} ...)\n"
 	    "  --store-sync              store zones list, expire and delist by themselves\n"
 	    "  --listing-ttl SEC         life of listings made by --store-sync (604800)\n"
@@ -476,6 +495,8 @@ dnsbl_config_parse_args(int argc, char **argv, struct dnsbl_config *config, bool
 		case OPT_CONTROL: key = "control_socket"; break;
 		case OPT_CONFIG: config_file = optarg; break;
 		case OPT_SYSLOG: key = "log"; value = "syslog"; break;
+		case OPT_XFR_ALLOW: key = "xfr_allow"; break;
+		case OPT_NOTIFY: key = "notify"; break;
 		case OPT_STORE_TXT: key = "store_txt"; break;
 		case OPT_STORE_SYNC: key = "store_sync"; value = "yes"; break;
 		case OPT_LISTING_TTL: key = "listing_ttl"; break;
@@ -856,6 +877,7 @@ serve(const struct dnsbl_config *config, struct reload_zone_config *zones, size_
 	struct event_loop_signals *signals = NULL;
 	struct event *hup = NULL;
 	struct event *usr1 = NULL;
+	struct xfr_service *xfr = NULL;
 
 	for (size_t i = 0; i < zone_count; i++)
 		names[i] = zones[i].name;
@@ -868,6 +890,18 @@ serve(const struct dnsbl_config *config, struct reload_zone_config *zones, size_
 	if (!bind_everything(config, server, &metrics_fd, &control_fd, err, sizeof(err)) ||
 	    !drop_privileges(config->user, err, sizeof(err)))
 		goto done;
+	if (config->xfr_allow.count > 0 || config->notify.count > 0) {
+		/* before the first load: every snapshot swap feeds the journal and NOTIFY */
+		struct xfr_service_config xfr_config = {
+			(const char *const *)config->xfr_allow.items, config->xfr_allow.count,
+			(const char *const *)config->notify.items, config->notify.count,
+			(size_t)config->xfr_journal_kb * BYTES_PER_KB,
+		};
+		xfr = xfr_service_new(&xfr_config, run.slot, err, sizeof(err));
+		if (xfr == NULL)
+			goto done;
+		dnsbl_server_set_xfr(server, xfr);
+	}
 	run.reload = reload_new(zones, zone_count, &defaults, run.slot, config->check_interval);
 	if (!reload_load_initial(run.reload, err, sizeof(err)))
 		goto done;
@@ -882,7 +916,8 @@ serve(const struct dnsbl_config *config, struct reload_zone_config *zones, size_
 	    control_fd);
 	metrics_fd = -1;
 	control_fd = -1;
-	if (!dnsbl_server_start(server, run.base, err, sizeof(err)) ||
+	if ((xfr != NULL && !xfr_service_start(xfr, run.base, err, sizeof(err))) ||
+	    !dnsbl_server_start(server, run.base, err, sizeof(err)) ||
 	    !reload_start(run.reload, err, sizeof(err)))
 		goto done;
 	log_info("event=started zones=%zu listen=%zu workers=%zu max_udp_size=%u tcp=%s",
@@ -898,6 +933,7 @@ done:
 	reload_free(run.reload);
 	metrics_service_free(service);
 	dnsbl_server_free(server);
+	xfr_service_free(xfr);
 	if (hup != NULL)
 		event_free(hup);
 	if (usr1 != NULL)

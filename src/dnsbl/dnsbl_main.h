@@ -37,6 +37,9 @@ struct dnsbl_config {
 	unsigned tcp_idle_timeout;
 	char *metrics_listen;		/* "" = no metrics endpoint */
 	char *control_socket;		/* "" = no control socket */
+	struct dnsbl_list xfr_allow;	/* prefixes that may transfer zones; none: refuse */
+	struct dnsbl_list notify;	/* ADDR[:PORT] of secondaries to NOTIFY */
+	unsigned xfr_journal_kb;	/* IXFR journal size */
 	char *log;			/* stderr | syslog */
 	char *log_level;		/* debug | info | warn | error */
 };

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "dnsbl/xfr.h"
 
 /* Largest datagram read (queries are small; anything larger is cut and then FORMERR). */
 #define UDP_RECEIVE_SIZE 4096
@@ -70,6 +71,8 @@ struct tcp_client {
 	struct bufferevent *bev;
 	struct tcp_client *previous;
 	struct tcp_client *next;
+	struct netaddr peer;
+	struct xfr_transfer *transfer;	/* a zone transfer being sent; queries wait */
 };
 
 struct dnsbl_server {
@@ -88,6 +91,7 @@ struct dnsbl_server {
 	size_t client_count;
 	uint8_t *tcp_query;		/* one query being answered (main thread only) */
 	uint8_t *tcp_reply;		/* its reply, after the two length octets */
+	struct xfr_service *xfr;	/* AXFR/IXFR for allowed clients; NULL: refused */
 };
 
 /* ---- time ------------------------------------------------------------------------------ */
@@ -469,8 +473,33 @@ tcp_client_free(struct tcp_client *client)
 	if (client->next != NULL)
 		client->next->previous = client->previous;
 	server->client_count--;
+	if (client->transfer != NULL)
+		xfr_service_finish(server->xfr, &client->peer, client->transfer, false);
 	bufferevent_free(client->bev);
 	free(client);
+}
+
+/* tcp_transfer_pump - queue transfer messages until the output is full or the transfer
+ * is done (then the client's queries are read again) */
+static void
+tcp_transfer_pump(struct tcp_client *client)
+{
+	struct dnsbl_server *server = client->server;
+	struct evbuffer *output = bufferevent_get_output(client->bev);
+
+	while (evbuffer_get_length(output) < TCP_OUTPUT_HIGH) {
+		size_t length = xfr_transfer_next(client->transfer,
+		    server->tcp_reply + TCP_LENGTH_SIZE, DNS_MESSAGE_MAX);
+		if (length == 0) {
+			xfr_service_finish(server->xfr, &client->peer, client->transfer, true);
+			client->transfer = NULL;
+			bufferevent_enable(client->bev, EV_READ);
+			return;
+		}
+		server->tcp_reply[0] = (uint8_t)(length >> 8);
+		server->tcp_reply[1] = (uint8_t)length;
+		evbuffer_add(output, server->tcp_reply, TCP_LENGTH_SIZE + length);
+	}
 }
 
 /* tcp_read - answer every complete length-prefixed query (RFC 7766 pipelining) */
@@ -486,6 +515,8 @@ tcp_read(struct bufferevent *bev, void *arg)
 
 	for (;;) {
 		uint8_t prefix[TCP_LENGTH_SIZE];
+		if (client->transfer != NULL)
+			break;
 		if (evbuffer_get_length(output) > TCP_OUTPUT_HIGH) {
 			bufferevent_disable(bev, EV_READ);
 			break;
@@ -497,6 +528,16 @@ tcp_read(struct bufferevent *bev, void *arg)
 			break;
 		evbuffer_drain(input, TCP_LENGTH_SIZE);
 		evbuffer_remove(input, server->tcp_query, length);
+		/* AXFR/IXFR from an allowed client go to xfr.c; others are REFUSED below */
+		if (server->xfr != NULL && xfr_query_is_transfer(server->tcp_query, length)) {
+			client->transfer = xfr_service_begin(server->xfr, &client->peer,
+			    server->tcp_query, length);
+			if (client->transfer != NULL) {
+				bufferevent_disable(bev, EV_READ);
+				tcp_transfer_pump(client);
+				continue;
+			}
+		}
 		if (snapshot == NULL)
 			snapshot = zone_snapshot_acquire(server->slot);
 		uint64_t started = realtime_ns();
@@ -515,11 +556,19 @@ tcp_read(struct bufferevent *bev, void *arg)
 	zone_snapshot_release(snapshot);
 }
 
-/* tcp_written - read again once the replies have drained */
+/* tcp_written - go on with a transfer, or read again once the replies have drained */
 static void
 tcp_written(struct bufferevent *bev, void *arg)
 {
-	(void)arg;
+	struct tcp_client *client = arg;
+
+	if (client->transfer != NULL) {
+		tcp_transfer_pump(client);
+		/* queries that came while the transfer was sent */
+		if (client->transfer == NULL)
+			tcp_read(bev, client);
+		return;
+	}
 	if (evbuffer_get_length(bufferevent_get_output(bev)) <= TCP_OUTPUT_HIGH / 2)
 		bufferevent_enable(bev, EV_READ);
 }
@@ -543,7 +592,6 @@ tcp_accept(struct evconnlistener *listener, evutil_socket_t fd, struct sockaddr 
 	struct timeval idle = { (time_t)server->config.tcp_idle_timeout_s, 0 };
 
 	(void)listener;
-	(void)address;
 	(void)length;
 	if (server->client_count >= server->config.tcp_max_clients) {
 		metrics_count_tcp_connection(shard, true);
@@ -552,6 +600,8 @@ tcp_accept(struct evconnlistener *listener, evutil_socket_t fd, struct sockaddr 
 	}
 	struct tcp_client *client = xcalloc(1, sizeof(*client));
 	client->server = server;
+	if (!netaddr_from_sockaddr(address, &client->peer, NULL))
+		memset(&client->peer, 0, sizeof(client->peer));
 	client->bev = bufferevent_socket_new(server->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (client->bev == NULL) {
 		close(fd);
@@ -649,4 +699,10 @@ dnsbl_server_free(struct dnsbl_server *server)
 	free(server->tcp_query);
 	free(server->tcp_reply);
 	free(server);
+}
+
+void
+dnsbl_server_set_xfr(struct dnsbl_server *server, struct xfr_service *xfr)
+{
+	server->xfr = xfr;
 }

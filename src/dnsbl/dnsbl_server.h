@@ -48,5 +48,9 @@ bool dnsbl_server_start(struct dnsbl_server *server, struct event_base *base, ch
 /* dnsbl_server_stop - stop accepting, wake and join the UDP threads, close TCP clients */
 void dnsbl_server_stop(struct dnsbl_server *server);
 void dnsbl_server_free(struct dnsbl_server *server);
+struct xfr_service;
+/* dnsbl_server_set_xfr - serve AXFR/IXFR over TCP to the clients xfr allows (before
+ * dnsbl_server_start); without it every transfer is REFUSED */
+void dnsbl_server_set_xfr(struct dnsbl_server *server, struct xfr_service *xfr);
 
 #endif

@@ -296,8 +296,10 @@ parse_listener(const char *item, struct smtpd_listener *out, char *err, size_t e
 		return false;
 	}
 	if (!hostport_parse(where, &hostport, reason, sizeof(reason))) {
-		snprintf(err, err_size, "bad listener %s: %s", quoted(item, shown, sizeof(shown)),
-		    reason);
+		/* The message may be cut short; err is always terminated. */
+		if (snprintf(err, err_size, "bad listener %s: %s",
+		    quoted(item, shown, sizeof(shown)), reason) >= (int)err_size)
+			log_debug("event=message_truncated where=listener");
 		return false;
 	}
 	if (!hostport.is_address || hostport.port == 0) {

@@ -416,11 +416,10 @@ parse_extensions(struct deliver_smtp *client, const struct smtp_reply *reply)
 	}
 }
 
-/* next_target - this address is no good: close it and try the next one. */
-static void
-next_target(struct deliver_smtp *client, const char *status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void next_target(struct deliver_smtp *client, const char *status, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
 
+/* next_target - this address is no good: close it and try the next one. */
 static void
 next_target(struct deliver_smtp *client, const char *status, const char *fmt, ...)
 {
@@ -753,8 +752,12 @@ add_target(struct deliver_smtp *client, const char *name, const struct netaddr *
 	for (size_t i = 0; i < client->target_count; i++)
 		if (netaddr_equal(&client->targets[i].address, address))
 			return;
+	char *slot_name = client->targets[client->target_count].name;
+	size_t length = strnlen(name, RESOLVER_NAME_MAX - 1);
 	client->targets[client->target_count].address = *address;
-	snprintf(client->targets[client->target_count].name, RESOLVER_NAME_MAX, "%s", name);
+	/* name may already live in the table: move, do not copy over itself. */
+	memmove(slot_name, name, length);
+	slot_name[length] = '\0';
 	client->target_count++;
 }
 
@@ -825,7 +828,7 @@ mx_cb(void *arg, enum resolver_status status, const struct resolver_mx *records,
 		if (count == 1 && records[0].host[0] == '\0') {
 			/* RFC 7505: a null MX says the domain accepts no mail. */
 			fail_open_recipients(client, DELIVER_PERMANENT, "5.1.10",
-			    "X-Relayguard; the domain publishes a null MX: it accepts no mail");
+			    "the domain publishes a null MX: it accepts no mail");
 			finish(client);
 			return;
 		}
@@ -842,7 +845,7 @@ mx_cb(void *arg, enum resolver_status status, const struct resolver_mx *records,
 		break;
 	case RESOLVER_NXDOMAIN:
 		fail_open_recipients(client, DELIVER_PERMANENT, "5.1.2",
-		    "X-Relayguard; the recipient domain does not exist (NXDOMAIN)");
+		    "the recipient domain does not exist (NXDOMAIN)");
 		finish(client);
 		return;
 	default:

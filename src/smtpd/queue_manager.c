@@ -128,6 +128,7 @@ queue_manager_next_delay(uint64_t age_ms, uint64_t retry_min_ms, uint64_t retry_
 
 /* ---- the schedule: a binary min-heap on due_ms ---- */
 
+/* heap_swap - exchange two heap slots, keeping their indexes right. */
 static void
 heap_swap(struct queue_manager *manager, size_t a, size_t b)
 {
@@ -605,7 +606,29 @@ quarantine(struct queue_manager *manager, struct entry *entry, const char *reaso
 		    strerror(errno));
 }
 
-/* job_load - take the file into active/, map it and parse it. false: entry is gone. */
+/* job_load_failed - the file could not be taken up: gone (ENOENT: forget it) or an I/O
+ * problem (keep it scheduled: try again after retry_min rather than lose it). */
+static bool
+job_load_failed(struct job *job, const char *what)
+{
+	struct queue_manager *manager = job->manager;
+	struct entry *entry = job->entry;
+
+	if (errno == ENOENT) {
+		log_warn("queue_id=%s event=vanished area=%s", entry->id,
+		    queue_area_name(entry->area));
+		return false;
+	}
+	log_error("queue_id=%s event=load_failed step=%s error=\"%s\"", entry->id, what,
+	    strerror(errno));
+	entry->due_ms = queue_wall_ms() + manager->config->retry_min_ms;
+	heap_push(manager, entry);
+	job->entry = NULL;
+	return false;
+}
+
+/* job_load - take the file into active/, map it and parse it. false: not deliverable now
+ * (job->entry is NULL when the entry went back on the schedule). */
 static bool
 job_load(struct job *job)
 {
@@ -615,19 +638,14 @@ job_load(struct job *job)
 	struct stat st;
 
 	if (entry->area != QUEUE_AREA_ACTIVE) {
-		if (!queue_spool_move(manager->spool, entry->id, entry->area, QUEUE_AREA_ACTIVE)) {
-			log_warn("queue_id=%s event=vanished area=%s error=\"%s\"", entry->id,
-			    queue_area_name(entry->area), strerror(errno));
-			return false;
-		}
+		if (!queue_spool_move(manager->spool, entry->id, entry->area, QUEUE_AREA_ACTIVE))
+			return job_load_failed(job, "move to active");
 		entry->area = QUEUE_AREA_ACTIVE;
 	}
 	job->fd = openat(manager->spool->area_fd[QUEUE_AREA_ACTIVE], entry->id,
 	    O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-	if (job->fd < 0) {
-		log_warn("queue_id=%s event=vanished error=\"%s\"", entry->id, strerror(errno));
-		return false;
-	}
+	if (job->fd < 0)
+		return job_load_failed(job, "open");
 	if (fstat(job->fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
 	    (uint64_t)st.st_size > QUEUE_FILE_SIZE_MAX) {
 		quarantine(manager, entry, "not a regular file of a sane size");
@@ -637,12 +655,7 @@ job_load(struct job *job)
 	job->map = mmap(NULL, job->map_length, PROT_READ, MAP_SHARED, job->fd, 0);
 	if (job->map == MAP_FAILED) {
 		job->map = NULL;
-		log_error("queue_id=%s event=map_failed error=\"%s\"", entry->id, strerror(errno));
-		/* Try again later rather than lose it. */
-		entry->due_ms = queue_wall_ms() + manager->config->retry_min_ms;
-		heap_push(manager, entry);
-		job->entry = NULL;
-		return false;
+		return job_load_failed(job, "mmap");
 	}
 	if (!queue_file_parse(job->map, job->map_length, &job->file, err, sizeof(err))) {
 		quarantine(manager, entry, err);

@@ -132,8 +132,10 @@ parse_line(char *line, struct user_entry *entry, char *err, size_t err_size)
 		return false;
 	}
 	if (hash[0] != '\0' && !hash_is_supported(hash)) {
-		snprintf(err, err_size, "unsupported password hash for %s (use crypt(3) "
-		    "\"$y$...\", \"$2b$...\" or \"$6$...\")", key);
+		/* The message may be cut short; err is always terminated. */
+		if (snprintf(err, err_size, "unsupported password hash for %s (use crypt(3) "
+		    "\"$y$...\", \"$2b$...\" or \"$6$...\")", key) >= (int)err_size)
+			log_debug("event=message_truncated where=users");
 		return false;
 	}
 	entry->name = xstrdup(key);

@@ -475,6 +475,7 @@ def test_direct_mx_follows_dns_and_bounces_what_cannot_exist(smtpd_factory, fake
     dsn = server.mailbox("postmaster")[0].decode("latin-1")
     assert "Final-Recipient: rfc822; u@nullmx.test\nAction: failed\nStatus: 5.1.10" in dsn
     assert "Final-Recipient: rfc822; u@missing.test\nAction: failed\nStatus: 5.1.2" in dsn
+    assert "Diagnostic-Code: X-Relayguard; the domain publishes a null MX" in dsn
     send(server, "postmaster@%s" % LOCAL_DOMAIN, ["u@nomx.test"], "mx-2")
     wait_for(lambda: len(server.area("deferred")) == 1, what="the deferred message")
     assert re.search(r"event=deferred to=u@nomx.test relay=outbound "
