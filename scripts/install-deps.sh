@@ -5,8 +5,8 @@ set -eu
 
 PACKAGES="build-essential pkg-config meson ninja-build clang libclang-rt-14-dev
 libevent-dev libssl-dev libc-ares-dev libsqlite3-dev libjansson-dev libinih-dev
-libcrypt-dev libcmocka-dev python3 python3-pytest swaks nmap dnsutils openssl
-postfix debconf-utils rbldnsd dnsperf libpq-dev postgresql time"
+libcrypt-dev libcmocka-dev python3 python3-pytest swaks libnet-ssleay-perl nmap dnsutils openssl
+postfix debconf-utils rbldnsd dnsperf libpq-dev postgresql time bind9-utils nsd"
 
 missing=""
 for package in $PACKAGES; do
@@ -43,5 +43,25 @@ case " $missing " in
 		pg_ctlcluster "$version" "$cluster" stop 2>/dev/null || true
 		echo disabled >"/etc/postgresql/$version/$cluster/start.conf"
 	done
+	;;
+esac
+
+# The nsd package starts NSD on port 53 (systemd unit or init script). The zone-transfer
+# tests run their own throw-away NSD (tests/integration/test_dnsbl_xfr.py), so the system
+# one is stopped and kept off.
+case " $missing " in
+*" nsd "*)
+	if command -v systemctl >/dev/null 2>&1; then
+		systemctl disable --now nsd.service >/dev/null 2>&1 || true
+	fi
+	if [ -x /etc/init.d/nsd ]; then
+		/etc/init.d/nsd stop >/dev/null 2>&1 || true
+	fi
+	if command -v update-rc.d >/dev/null 2>&1; then
+		update-rc.d nsd disable >/dev/null 2>&1 || true
+	fi
+	if [ -s /run/nsd/nsd.pid ] && kill -0 "$(cat /run/nsd/nsd.pid)" 2>/dev/null; then
+		kill "$(cat /run/nsd/nsd.pid)" || true
+	fi
 	;;
 esac

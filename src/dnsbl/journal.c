@@ -105,14 +105,16 @@ bool
 journal_diff(const struct xfr_zone *old, const struct xfr_zone *new, size_t max_bytes,
     struct journal_entry *out)
 {
-	struct xfr_walk *before = xfr_walk_new(old);
-	struct xfr_walk *after = xfr_walk_new(new);
+	struct xfr_walk *before, *after;
 	struct record_buffer deleted = { 0 };
 	struct record_buffer added = { 0 };
 	struct xfr_record a, b;
+	bool fits = true;
+
+	/* only the parts of the trees where the data differ are walked */
+	xfr_walk_pair(old, new, &before, &after);
 	bool have_a = xfr_walk_next(before, &a);
 	bool have_b = xfr_walk_next(after, &b);
-	bool fits = true;
 
 	while (have_a || have_b) {
 		int order = !have_a ? 1 : !have_b ? -1 : xfr_record_compare(&a, &b);
@@ -292,6 +294,10 @@ journal_update(struct journal *journal, const struct xfr_zone *served,
 			 "added=%zu elapsed_ms=%llu", next->name, served->soa.serial, serial,
 		    diff.deleted_count, diff.added_count,
 		    (unsigned long long)(event_loop_now_ms() - started));
+	else if (journal->max_bytes == 0)
+		log_info("event=serial_changed zone=%s serial_from=%u serial_to=%u detail=\"no "
+			 "journal (xfr_journal_kb 0): IXFR sends the whole zone\"", next->name,
+		    served->soa.serial, serial);
 	else
 		log_warn("event=journal_reset zone=%s serial_from=%u serial_to=%u detail=\"the "
 			 "change does not fit in xfr_journal_kb; IXFR sends the whole zone\"",

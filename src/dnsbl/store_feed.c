@@ -35,6 +35,7 @@ struct feed_listings {
 	size_t capacity;
 };
 
+/* store_feed_new - a feed of the configured store, not opened yet */
 struct store_feed *
 store_feed_new(const struct store_feed_config *config)
 {
@@ -48,6 +49,7 @@ store_feed_new(const struct store_feed_config *config)
 	return feed;
 }
 
+/* store_feed_free - close the store and free the feed; NULL is accepted */
 void
 store_feed_free(struct store_feed *feed)
 {
@@ -59,6 +61,7 @@ store_feed_free(struct store_feed *feed)
 	free(feed);
 }
 
+/* store_feed_url - the store URL the feed reads */
 const char *
 store_feed_url(const struct store_feed *feed)
 {
@@ -116,6 +119,7 @@ feed_add_prefix(struct dataset_builder *ipv4, struct dataset_builder *ipv6,
 		    (long long)listing->id, err);
 }
 
+/* store_feed_build - ip4trie and ip6trie datasets of the listings, as of now */
 bool
 store_feed_build(const struct store_listing *listings, size_t count, const char *txt_template,
     int64_t now, int64_t changed_at, struct store_feed_data *out, char *err, size_t err_size)
@@ -201,6 +205,7 @@ feed_sync(struct store_feed *feed, int64_t now, char *err, size_t err_size)
 	return true;
 }
 
+/* store_feed_poll - sync when configured, then rebuild when the listings changed */
 enum store_feed_status
 store_feed_poll(struct store_feed *feed, bool force, int64_t now, struct store_feed_data *out,
     char *err, size_t err_size)

@@ -39,6 +39,11 @@ typedef unsigned __int128 xfr_key;
 /* Records of one name at most: distinct A values and TXT texts of its answer. */
 #define NAME_RECORDS_MAX (2 * ZONE_VALUES_MAX)
 #define INITIAL_CAPACITY 64
+/* Transfers sent at once (each holds its zone's answers, ~12 bytes per stretch): more
+ * are refused until one ends. */
+#define XFR_CONCURRENT_MAX 8
+/* Labels right below the apex: 256 octets (IPv4), 16 nibbles (IPv6). */
+#define TOP_LABELS 256
 #define FNV_OFFSET 14695981039346656037ull
 #define FNV_PRIME 1099511628211ull
 /* Header flags of a reply (RFC 1035 4.1.1). */
@@ -576,7 +581,8 @@ static const struct tree_shape tree_shapes[] = {
 struct xfr_walk {
 	const struct xfr_zone *zone;
 	struct answer_table answers;
-	struct segments segments;	/* of the current tree */
+	struct segments trees[XFR_TREE_IPV6 + 1];	/* the answers of each tree */
+	uint8_t skip[XFR_TREE_IPV6 + 1][TOP_LABELS];	/* top-level subtrees to leave out */
 	uint8_t tree;			/* XFR_TREE_APEX, then the trees */
 	bool both_trees;		/* IPv4 and IPv6 names in one zone */
 	bool started;			/* the current tree's root frame was pushed */
@@ -638,7 +644,7 @@ static size_t
 classify_children(struct xfr_walk *walk, const struct tree_shape *shape, xfr_key base,
     unsigned depth, struct child *children)
 {
-	const struct segments *s = &walk->segments;
+	const struct segments *s = &walk->trees[walk->tree];
 	unsigned child_bits = shape->key_bits - (depth + 1) * shape->label_bits;
 	xfr_key last = block_last(shape, base, depth);
 	xfr_key from = base;
@@ -729,20 +735,11 @@ name_at(const struct xfr_walk *walk, unsigned depth, bool wildcard, bool exclude
 static bool
 next_tree(struct xfr_walk *walk)
 {
-	for (;;) {
-		segments_free(&walk->segments);
-		walk->started = false;
-		if (walk->tree == XFR_TREE_IPV6)
-			return false;
-		walk->tree++;
-		if (walk->tree == XFR_TREE_IPV4 && !walk->zone->has_ipv4)
-			continue;
-		if (walk->tree == XFR_TREE_IPV6 && !walk->zone->has_ipv6)
-			continue;
-		segments_build(walk->zone, walk->tree == XFR_TREE_IPV6, &walk->answers,
-		    &walk->segments);
-		return true;
-	}
+	walk->started = false;
+	if (walk->tree == XFR_TREE_IPV6)
+		return false;
+	walk->tree++;
+	return true;
 }
 
 /* next_name - the next name of the trees in pre-order; false at the end */
@@ -756,7 +753,7 @@ next_name(struct xfr_walk *walk, struct name *out)
 		unsigned fanout = 1u << shape->label_bits;
 		if (!walk->started) {
 			walk->started = true;
-			if (walk->segments.count > 0)
+			if (walk->trees[walk->tree].count > 0)
 				push_frame(walk, 0, 0);
 		}
 		if (walk->frame_count == 0) {
@@ -780,6 +777,9 @@ next_name(struct xfr_walk *walk, struct name *out)
 				continue;
 			}
 			child = &frame->children[frame->child_next++];
+			/* the apex has no wildcard: only it can leave subtrees out */
+			if (frame->depth == 0 && walk->skip[walk->tree][child->label])
+				continue;
 		} else {
 			if (frame->label_next == fanout) {
 				walk->frame_count--;
@@ -1028,6 +1028,10 @@ xfr_walk_new(const struct xfr_zone *zone)
 	walk->child_store = xcalloc((IPV4_DEPTH + 1) * fanout, sizeof(*walk->child_store));
 	walk->excluded_ttl = zone->soa.minimum < zone->soa.ttl ? zone->soa.minimum :
 	    zone->soa.ttl;
+	if (zone->has_ipv4)
+		segments_build(zone, false, &walk->answers, &walk->trees[XFR_TREE_IPV4]);
+	if (zone->has_ipv6)
+		segments_build(zone, true, &walk->answers, &walk->trees[XFR_TREE_IPV6]);
 	/* the NS records go first, sorted; pending holds them until they are read */
 	for (size_t i = 0; i < zone->ns_count && walk->pending_count < NAME_RECORDS_MAX; i++) {
 		struct xfr_record *record = &walk->pending[walk->pending_count++];
@@ -1061,10 +1065,74 @@ xfr_walk_free(struct xfr_walk *walk)
 {
 	if (walk == NULL)
 		return;
-	segments_free(&walk->segments);
+	for (size_t t = 0; t <= XFR_TREE_IPV6; t++)
+		segments_free(&walk->trees[t]);
 	answer_table_free(&walk->answers);
 	free(walk->child_store);
 	free(walk);
+}
+
+/* answers_equal - answer x of table a gives what answer y of table b gives */
+static bool
+answers_equal(const struct answer_table *a, uint32_t x, const struct answer_table *b,
+    uint32_t y)
+{
+	if (a->count[x] != b->count[y])
+		return false;
+	for (uint32_t i = 0; i < a->count[x]; i++)
+		if (!item_equal(&a->items[a->first[x] + i], &b->items[b->first[y] + i]))
+			return false;
+	return true;
+}
+
+/* block_same - a and b answer every address of [first, last] alike */
+static bool
+block_same(const struct xfr_walk *a, const struct xfr_walk *b, uint8_t tree, xfr_key first,
+    xfr_key last)
+{
+	const struct segments *x = &a->trees[tree], *y = &b->trees[tree];
+	size_t i = first_segment_from(x, first), j = first_segment_from(y, first);
+
+	for (;;) {
+		bool more_x = i < x->count && segment_start(x, i) <= last;
+		bool more_y = j < y->count && segment_start(y, j) <= last;
+		if (!more_x || !more_y)
+			return more_x == more_y;
+		xfr_key start_x = segment_start(x, i) < first ? first : segment_start(x, i);
+		xfr_key start_y = segment_start(y, j) < first ? first : segment_start(y, j);
+		xfr_key end_x = segment_end(x, i) > last ? last : segment_end(x, i);
+		xfr_key end_y = segment_end(y, j) > last ? last : segment_end(y, j);
+		if (start_x != start_y || end_x != end_y ||
+		    !answers_equal(&a->answers, x->answer[i], &b->answers, y->answer[j]))
+			return false;
+		i++;
+		j++;
+	}
+}
+
+void
+xfr_walk_pair(const struct xfr_zone *a, const struct xfr_zone *b, struct xfr_walk **walk_a,
+    struct xfr_walk **walk_b)
+{
+	struct xfr_walk *x = xfr_walk_new(a);
+	struct xfr_walk *y = xfr_walk_new(b);
+
+	*walk_a = x;
+	*walk_b = y;
+	/* what every name depends on: the trees sharing names, and the CNAME TTL */
+	if (x->both_trees != y->both_trees || x->excluded_ttl != y->excluded_ttl)
+		return;
+	for (uint8_t tree = XFR_TREE_IPV4; tree <= XFR_TREE_IPV6; tree++) {
+		const struct tree_shape *shape = &tree_shapes[tree];
+		unsigned top = 1u << shape->label_bits;
+		unsigned shift = shape->key_bits - shape->label_bits;
+		for (unsigned label = 0; label < top; label++) {
+			xfr_key first = (xfr_key)label << shift;
+			xfr_key last = first + (((xfr_key)1 << shift) - 1);
+			if (block_same(x, y, tree, first, last))
+				x->skip[tree][label] = y->skip[tree][label] = 1;
+		}
+	}
 }
 
 /* ---- record bytes ---------------------------------------------------------------------- */
@@ -1710,6 +1778,7 @@ xfr_transfer_free(struct xfr_transfer *t)
 
 struct xfr_service {
 	struct netprefix_set allow;
+	size_t active;			/* transfers begun and not finished (main loop) */
 	struct journal *journal;
 	struct notify *notify;		/* NULL without secondaries to notify */
 	struct zone_snapshot_slot *slot;
@@ -1839,11 +1908,17 @@ xfr_service_begin(struct xfr_service *service, const struct netaddr *client,
 		log_warn("event=xfr_refused client=%s reason=\"not in xfr_allow\"", address);
 		return NULL;
 	}
+	if (service->active >= XFR_CONCURRENT_MAX) {
+		log_warn("event=xfr_refused client=%s reason=\"%d transfers are being sent\"",
+		    address, XFR_CONCURRENT_MAX);
+		return NULL;
+	}
 	const struct zone_snapshot *snapshot = zone_snapshot_acquire(service->slot);
 	transfer = xfr_transfer_start(snapshot, service->journal, packet, length,
 	    XFR_MESSAGE_MAX);
 	zone_snapshot_release(snapshot);
 	if (transfer != NULL) {
+		service->active++;
 		struct xfr_transfer_summary summary;
 		xfr_transfer_summary(transfer, &summary);
 		log_info("event=xfr_start client=%s zone=%s kind=%s serial=%u client_serial=%u",
@@ -1861,7 +1936,7 @@ xfr_service_finish(struct xfr_service *service, const struct netaddr *client,
 	struct xfr_transfer_summary summary;
 	const char *rcode;
 
-	(void)service;
+	service->active--;
 	netaddr_format(client, address, sizeof(address));
 	xfr_transfer_summary(transfer, &summary);
 	rcode = summary.rcode == XFR_RCODE_NOTAUTH ? "NOTAUTH" : dns_rcode_name(summary.rcode);

@@ -3,7 +3,7 @@
  * Called by dnsbl_server.c (transfers), journal.c (record walks) and dnsbl_main.c (service);
  * never changes a served snapshot and never blocks the UDP workers.
  *
- * How a DNSBL becomes an ordinary zone (see relayguard-dnsbl(8), ZONE TRANSFERS):
+ * How a DNSBL becomes an ordinary zone (relayguard-dnsbl(8), "Zone transfers"):
  * the names below the apex form a tree (IPv4: four octet labels; IPv6: 32 nibble labels).
  * A block of addresses that all get the same answer becomes one wildcard "*.N" (RFC 4592:
  * it answers every name below N that does not exist), a single address an explicit name,
@@ -101,6 +101,11 @@ struct xfr_walk *xfr_walk_new(const struct xfr_zone *zone);
 /* xfr_walk_next - the next record; false at the end */
 bool xfr_walk_next(struct xfr_walk *walk, struct xfr_record *out);
 void xfr_walk_free(struct xfr_walk *walk);
+/* xfr_walk_pair - walks of a and b that leave out the subtrees below the apex (one per
+ * first octet or nibble) where both give the same records: what remains holds every
+ * difference (journal_diff). Free both with xfr_walk_free. */
+void xfr_walk_pair(const struct xfr_zone *a, const struct xfr_zone *b, struct xfr_walk **walk_a,
+    struct xfr_walk **walk_b);
 /* xfr_record_compare - the canonical order of xfr_walk_next (< 0, 0, > 0) */
 int xfr_record_compare(const struct xfr_record *a, const struct xfr_record *b);
 /* xfr_record_encode - a compact byte form of record (no SOA) appended at out; returns the
@@ -175,7 +180,6 @@ void xfr_transfer_free(struct xfr_transfer *transfer);
 /* The zone-transfer service of a running server: the address ACL, the journal fed at every
  * snapshot swap, and NOTIFY to the secondaries. */
 struct xfr_service;
-struct notify;
 struct event_base;
 struct xfr_service_config {
 	const char *const *allow;	/* CIDRs or addresses allowed to transfer; none: refuse all */

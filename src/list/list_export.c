@@ -59,6 +59,7 @@ export_mailbox(const char *mailbox, char *out, size_t out_size)
 	export_absolute(name, out, out_size);
 }
 
+/* list_export_rbldnsd - an ip4set or ip6trie file of one family's entries */
 bool
 list_export_rbldnsd(FILE *out, const struct list_export_zone *zone,
     const struct list_export_entry *entries, size_t count, int family)
@@ -359,6 +360,7 @@ bind_record_address(const struct bind_record *record, const struct list_export_e
 	netaddr_format(&address, out, out_size);
 }
 
+/* list_export_bind - a master file: apex, then every owner name sorted */
 bool
 list_export_bind(FILE *out, const struct list_export_zone *zone,
     const struct list_export_entry *entries, size_t count)

@@ -29,6 +29,7 @@ import_prefix4(uint32_t address, unsigned length)
 	return prefix;
 }
 
+/* list_import_range - the fewest CIDRs that cover first..last exactly */
 size_t
 list_import_range(uint32_t first, uint32_t last, struct netprefix *out, size_t max)
 {
@@ -200,6 +201,7 @@ import_value(const char *text, size_t length, struct list_import_line *out)
 	return true;
 }
 
+/* list_import_parse - one rbldnsd data line into its listed prefixes */
 void
 list_import_parse(const char *line, size_t length, struct list_import_line *out)
 {

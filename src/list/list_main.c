@@ -189,6 +189,7 @@ usage(FILE *out)
 	    "exit status: 0 done, 1 nothing found or done, 2 usage or store error\n");
 }
 
+/* list_duration_parse - a duration with an optional unit, in seconds */
 bool
 list_duration_parse(const char *text, bool never_ok, int64_t *seconds)
 {
@@ -943,8 +944,8 @@ command_export(struct store *store, const struct list_options *options, bool qui
 			goto done;
 		}
 		if (!quiet)
-			fprintf(stderr, "relayguard list export: wrote %s (%s, %zu entries, serial "
-			    "%u)\n", options->output, options->format, count, zone.serial);
+			fprintf(stderr, "relayguard list export: wrote %s (%s, serial %u)\n",
+			    options->output, options->format, zone.serial);
 	} else if (!export_write(stdout, options, &zone, entries, count)) {
 		fprintf(stderr, "relayguard list export: standard output: %s\n", strerror(errno));
 		goto done;
@@ -1068,9 +1069,9 @@ command_import(struct store *store, const struct list_options *options, bool qui
 	if (in != stdin)
 		fclose(in);
 	if (!quiet)
-		printf("import %s: %zu lines, %zu listed, %zu already listed (%s), %zu updated, "
+		printf("import %s: %zu lines, %zu listed, %zu already listed (kept), %zu updated, "
 		    "%zu not listable (127.0.0.1, 127.0.0.2), %zu exclusions skipped, %zu bad "
-		    "lines\n", path, counts.lines, counts.listed, counts.kept, "kept", counts.updated,
+		    "lines\n", path, counts.lines, counts.listed, counts.kept, counts.updated,
 		    counts.refused, counts.exclusions, counts.bad);
 	return status;
 }
@@ -1272,6 +1273,7 @@ command_recheck(struct store *store, const struct list_options *options, bool qu
 
 /* ---- main ------------------------------------------------------------------------------ */
 
+/* list_main - parse the command line, open the store, run the command */
 int
 list_main(int argc, char **argv)
 {

@@ -640,9 +640,6 @@ session_new(const struct session_settings *settings, const struct session_client
 	    sizeof(session->client_text)) < 0)
 		snprintf(session->client_text, sizeof(session->client_text), "unknown");
 	session->state = SESSION_PREGREET;
-	size_t capacity = settings->config->max_recipients > 0 ?
-	    settings->config->max_recipients : 1;
-	session->recipients = xcalloc(capacity, sizeof(*session->recipients));
 	return session;
 }
 
@@ -877,6 +874,10 @@ command_rcpt(struct session *session, const struct smtp_command *command)
 		return;
 	}
 	if (!recipient_known(session, address)) {
+		/* Allocated at the first recipient: idle sessions stay small. */
+		if (session->recipients == NULL)
+			session->recipients = xcalloc(session->config->max_recipients,
+			    sizeof(*session->recipients));
 		session->recipients[session->recipient_count].address = xstrdup(address);
 		session->recipients[session->recipient_count].decision = decision;
 		session->recipient_count++;

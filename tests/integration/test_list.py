@@ -144,8 +144,8 @@ def store(tmp_path):
 @pytest.fixture
 def listing(run_relayguard, store):
     """listing(*args) - `relayguard list ARGS --db STORE` as a CompletedProcess."""
-    def run(*args, timeout=120):
-        return run_relayguard("list", *args, "--db", str(store), timeout=timeout)
+    def run(command, *args, timeout=120):
+        return run_relayguard("list", command, "--db", str(store), *args, timeout=timeout)
     return run
 
 
@@ -168,12 +168,12 @@ def dnsbl(relayguard, store, tmp_path):
     """dnsbl() - `relayguard dnsbl` serving ZONE from STORE, started once the store exists."""
     servers = []
 
-    def start():
+    def start(*options):
         port = free_port()
         user = pwd.getpwuid(os.getuid()).pw_name
         server = Server([relayguard, "dnsbl", "--listen", "127.0.0.1:%d" % port, "--zone",
             "%s:store:%s" % (ZONE, store), "--check-interval", "1", "--ns", NS, "--user", user,
-            "--workers", "1"], port, tmp_path / "dnsbl.log", "relayguard dnsbl")
+            "--workers", "1", *options], port, tmp_path / "dnsbl.log", "relayguard dnsbl")
         servers.append(server)
         server.wait_ready(reverse("127.0.0.2"))
         return server
@@ -317,6 +317,16 @@ def test_store_zone_follows_remove_add_closed_check_and_expiry(check_into, listi
     assert "203.0.113.5/32" not in listing("show").stdout
 
 
+def test_store_sync_makes_the_server_list_check_results_itself(check_into, dnsbl, store):
+    check_into(fake_target("accept-then-drop"))
+    port = dnsbl("--store-sync", "--listing-ttl", "3600").port
+    wait_for("%s listed by the server's own sync" % DROPPER, listed_as(port, DROPPER, 3))
+    rows = query(store, "SELECT reason, origin, expires_at - listed_at FROM listings")
+    assert rows == [("data", "sync", 3600)]
+    check_into(fake_target("accept-then-drop"), confirm=True, wait=3)
+    wait_for("%s delisted by the server's own sync" % DROPPER, not_listed(port, DROPPER))
+
+
 def test_store_zone_answers_ipv6_listings(listing, dnsbl):
     assert listing("add", "2001:db8:1::/48", "--reason", "imported").returncode == 0
     port = dnsbl().port
@@ -340,8 +350,9 @@ def test_show_prints_history_checks_and_the_evidence_transcript(check_into, list
     text = shown.stdout
     assert "%s/32: not listed" % OPEN in text
     history = text[text.index("history:"):text.index("checks of")]
-    assert re.search(r"listed\s+127\.0\.0\.2 delivered\s+by sync\s+result \d+", history), history
-    assert re.search(r"removed\s+127\.0\.0\.2 delivered\s+by manual.*\"fixed, ticket 7\"",
+    assert re.search(r"listed\s+127\.0\.0\.2\s+delivered\s+by sync\s+result \d+", history), \
+        history
+    assert re.search(r"removed\s+127\.0\.0\.2\s+delivered\s+by manual.*\"fixed, ticket 7\"",
         history), history
     assert re.search(r"open\s+delivered\s+S02\s+port 2525", text), text
     transcript = text[text.index("evidence transcript"):]
@@ -362,8 +373,8 @@ def test_import_lists_rbldnsd_lines_and_reports_bad_ones(listing, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "legacy.ip4set:10: not an address" in result.stderr
     # 192.0.2.1, 198.51.100.0/24, 203.0.113.0/30 + /31 (the range), the IPv6 /48
-    assert re.search(r"5 listed, 0 already listed \(kept\), 0 updated, 2 not listable", result.stdout), \
-        result.stdout
+    assert re.search(r"5 listed, 0 already listed \(kept\), 0 updated, 2 not listable",
+        result.stdout), result.stdout
     assert "1 exclusions skipped, 1 bad lines" in result.stdout
     shown = listing("show").stdout
     for prefix in ("192.0.2.1/32", "198.51.100.0/24", "203.0.113.0/30", "203.0.113.4/31",

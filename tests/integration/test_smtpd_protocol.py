@@ -372,6 +372,7 @@ def test_plaintext_pipelined_after_starttls_is_discarded(smtpd):
     client.sock = tls
     assert client.command("NOOP") == "250 2.0.0 Ok"
     assert client.command("EHLO client.example.net").startswith("250-" + HOSTNAME)
+    assert client.command("QUIT") == "221 2.0.0 Bye"
     client.close()
     assert "event=starttls_plaintext_dropped" in smtpd.log_text()
 
@@ -583,6 +584,26 @@ def test_dnsbl_failure_lets_clients_in_by_default(smtpd_factory):
     client.command("MAIL FROM:<a@example.net>")
     assert client.command("RCPT TO:<user@example.org>").startswith("250 ")
     client.close()
+
+
+# ---------------------------------------------------------------- relayguard check
+
+
+def test_relayguard_check_finds_every_listener_closed(relayguard, smtpd):
+    """Issue 4 point 2: the project's own checker runs every battery id; the SMTP port is
+    closed, the submission port (530 before AUTH) is closed or inconclusive, never open."""
+    for port, verdicts in ((smtpd.port, ("closed",)),
+            (smtpd.submission_port, ("closed", "inconclusive"))):
+        result = subprocess.run([relayguard, "check", "--json", "-q", "--helo",
+            "checker.example.net", "--timeout", "5", "--dns", "127.0.0.1:%d" % free_port(),
+            "127.0.0.1:%d" % port], capture_output=True, text=True, timeout=300,
+            stdin=subprocess.DEVNULL)
+        check_sanitizers(result.stderr)
+        objects = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+        assert len(objects) == 1, result.stdout + result.stderr
+        assert objects[0]["verdict"] in verdicts, objects[0]
+        assert objects[0]["tricks"] == []
+        assert len(objects[0]["tests"]) >= 25
 
 
 # ---------------------------------------------------------------- start-up and stop

@@ -823,12 +823,14 @@ test_no_wildcard_on_names_both_families_share(void **state)
 	struct secondary s;
 
 	axfr(snapshot, XFR_MESSAGE_MAX, &records);
-	assert_int_equal(find_record(&records, "*.3.2.1." ZONE, DNS_TYPE_A, NULL), 0);
-	assert_int_equal(find_record(&records, "77.3.2.1." ZONE, DNS_TYPE_A, "127.0.0.2"), 1);
 	secondary_load(&s, &records);
-	expect_same_ipv6(snapshot, &s, "123::1");
+	/* IPv6 names below 3.2.1: nibbles 1, 2, 3 first */
+	expect_same_ipv6(snapshot, &s, "1230::1");
+	expect_same_ipv6(snapshot, &s, "123f:ffff::1");
 	expect_same_ipv6(snapshot, &s, "2001:db8:ffff::1");
 	expect_same_ipv4(snapshot, &s, 0x01020300, 0x010203ff);
+	assert_int_equal(find_record(&records, "*.3.2.1." ZONE, DNS_TYPE_A, NULL), 0);
+	assert_int_equal(find_record(&records, "77.3.2.1." ZONE, DNS_TYPE_A, "127.0.0.2"), 1);
 	secondary_free(&s);
 	free(records.items);
 	zone_snapshot_free(snapshot);
@@ -1175,6 +1177,82 @@ test_diff_applied_to_the_old_zone_gives_the_new_one(void **state)
 	free(mixed);
 }
 
+/* full_diff - the differences of two whole walks, encoded, for comparison */
+static void
+full_diff(const struct xfr_zone *a, const struct xfr_zone *b, uint8_t **deleted,
+    size_t *deleted_length, uint8_t **added, size_t *added_length)
+{
+	struct xfr_walk *x = xfr_walk_new(a), *y = xfr_walk_new(b);
+	struct xfr_record ra, rb;
+	bool have_a = xfr_walk_next(x, &ra), have_b = xfr_walk_next(y, &rb);
+	size_t room = 1 << 20;
+
+	*deleted = malloc(room);
+	*added = malloc(room);
+	*deleted_length = *added_length = 0;
+	while (have_a || have_b) {
+		int order = !have_a ? 1 : !have_b ? -1 : xfr_record_compare(&ra, &rb);
+		if (order < 0)
+			*deleted_length += xfr_record_encode(&ra, *deleted + *deleted_length,
+			    room - *deleted_length);
+		if (order > 0)
+			*added_length += xfr_record_encode(&rb, *added + *added_length,
+			    room - *added_length);
+		if (order <= 0)
+			have_a = xfr_walk_next(x, &ra);
+		if (order >= 0)
+			have_b = xfr_walk_next(y, &rb);
+	}
+	xfr_walk_free(x);
+	xfr_walk_free(y);
+}
+
+static void
+test_diff_leaves_out_unchanged_subtrees_but_no_change(void **state)
+{
+	(void)state;
+	/* many first octets; the new version changes two of them (one only in a TXT) */
+	char old_text[8192], new_text[8192];
+	size_t o = 0, n = 0;
+	for (unsigned first = 1; first < 200; first += 3) {
+		o += (size_t)snprintf(old_text + o, sizeof(old_text) - o,
+		    "%u.1.2.0/24 :2:Net $\n!%u.1.2.9\n%u.5.6.7\n", first, first, first);
+		if (first == 34)
+			n += (size_t)snprintf(new_text + n, sizeof(new_text) - n,
+			    "%u.1.2.0/24 :2:Other $\n!%u.1.2.9\n%u.5.6.7\n", first, first, first);
+		else if (first == 100)
+			n += (size_t)snprintf(new_text + n, sizeof(new_text) - n,
+			    "%u.1.2.0/24 :2:Net $\n%u.5.6.8\n", first, first);
+		else
+			n += (size_t)snprintf(new_text + n, sizeof(new_text) - n,
+			    "%u.1.2.0/24 :2:Net $\n!%u.1.2.9\n%u.5.6.7\n", first, first, first);
+	}
+	struct zone_snapshot *old = build1(DATASET_IP4TRIE, old_text);
+	struct zone_snapshot *new = build1(DATASET_IP4TRIE, new_text);
+	struct xfr_zone *a = zone_copy(old), *b = zone_copy(new);
+	struct journal_entry entry;
+	uint8_t *deleted, *added;
+	size_t deleted_length, added_length;
+
+	assert_true(journal_diff(a, b, JOURNAL_BYTES, &entry));
+	full_diff(a, b, &deleted, &deleted_length, &added, &added_length);
+	/* 34: the wildcard's TXT; 100: the CNAME of .9 and 5.6.7 out, 5.6.8 in */
+	assert_int_equal(entry.deleted_count, 3);
+	assert_int_equal(entry.added_count, 2);
+	assert_int_equal(entry.deleted_length, deleted_length);
+	assert_memory_equal(entry.deleted, deleted, deleted_length);
+	assert_int_equal(entry.added_length, added_length);
+	assert_memory_equal(entry.added, added, added_length);
+	free(deleted);
+	free(added);
+	free(entry.deleted);
+	free(entry.added);
+	xfr_zone_free(a);
+	xfr_zone_free(b);
+	zone_snapshot_free(old);
+	zone_snapshot_free(new);
+}
+
 /* zone_with_serial - a zone copy of text whose SOA serial is serial */
 static struct xfr_zone *
 zone_with_serial(const char *text, uint32_t serial)
@@ -1509,6 +1587,7 @@ main(void)
 		cmocka_unit_test(test_ixfr_without_a_soa_is_formerr),
 		cmocka_unit_test(test_diff_holds_only_the_changes),
 		cmocka_unit_test(test_diff_applied_to_the_old_zone_gives_the_new_one),
+		cmocka_unit_test(test_diff_leaves_out_unchanged_subtrees_but_no_change),
 		cmocka_unit_test(test_serial_stays_when_nothing_a_secondary_sees_changed),
 		cmocka_unit_test(test_serial_never_goes_back),
 		cmocka_unit_test(test_chain_links_changes_and_knows_where_it_ends),
