@@ -14,6 +14,7 @@ does not exist, so the answer is NXDOMAIN with that CNAME; the TXT of an address
 a wildcard names its block ("192.0.2.0/24") instead of the address.
 """
 
+import ctypes
 import os
 import shutil
 import signal
@@ -33,6 +34,7 @@ CLIENT_REFUSED = "127.0.0.1"
 DIG_TIMEOUT = 20
 READY_TIMEOUT = 20
 SYNC_TIMEOUT = 15
+PR_SET_CHILD_SUBREAPER = 36      # prctl(2)
 
 IP4_DATA = """\
 $SOA 3600 ns1.relays.bl.test. hostmaster.example.org. 0 3600 600 604800 60
@@ -287,14 +289,53 @@ zone:
             time.sleep(0.1)
         pytest.fail("NSD did not get serial %d:\n%s" % (serial, self.read_log()))
 
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+    def children(self):
+        """children - every process below the NSD we started (xfrd, servers, and the ones
+        a reload after a transfer forks)."""
+        parents = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
             try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+                with open("/proc/%s/stat" % entry, encoding="utf-8") as stream:
+                    parents[int(entry)] = int(stream.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+        found = []
+        below = [self.process.pid]
+        while below:
+            parent = below.pop()
+            for pid, ppid in parents.items():
+                if ppid == parent:
+                    found.append(pid)
+                    below.append(pid)
+        return found
+
+    def stop(self):
+        """stop - SIGTERM to the NSD we started; its children that outlive it are
+        re-parented to us (a child subreaper for this moment) and reaped by their pid."""
+        children = self.children()
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        try:
+            if self.process.poll() is None:
+                self.process.send_signal(signal.SIGTERM)
+                try:
+                    self.process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()
+                    self.process.wait(timeout=10)
+            deadline = time.monotonic() + 10
+            for child in children:
+                while time.monotonic() < deadline:
+                    try:
+                        if os.waitpid(child, os.WNOHANG)[0] == child:
+                            break
+                    except ChildProcessError:
+                        break       # reaped by NSD itself
+                    time.sleep(0.05)
+        finally:
+            libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
         self.output.close()
 
 

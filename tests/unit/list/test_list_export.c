@@ -64,9 +64,15 @@ has_line(const char *text, const char *line)
 {
 	size_t length = strlen(line);
 
-	for (const char *at = strstr(text, line); at != NULL; at = strstr(at + 1, line))
-		if ((at == text || at[-1] == '\n') && (at[length] == '\n' || at[length] == '\0'))
+	while (*text != '\0') {
+		const char *end = strchr(text, '\n');
+		size_t here = end != NULL ? (size_t)(end - text) : strlen(text);
+		if (here == length && memcmp(text, line, length) == 0)
 			return true;
+		if (end == NULL)
+			break;
+		text = end + 1;
+	}
 	return false;
 }
 
