@@ -6,6 +6,7 @@ TEST_BUILD  := build-test
 FUZZ_BUILD  := build-fuzz
 BENCH_BUILD := build-bench
 FUZZ_RUNS   ?= 200000
+FUZZ_SECONDS ?= 20
 export ASAN_OPTIONS  := abort_on_error=1:detect_leaks=1:strict_string_checks=1
 export UBSAN_OPTIONS := halt_on_error=1:print_stacktrace=1
 
@@ -35,7 +36,7 @@ unit: test-build
 	meson test -C $(TEST_BUILD) --suite unit --print-errorlogs
 
 fuzz: fuzz-build
-	scripts/run-fuzzers.sh $(FUZZ_BUILD) $(FUZZ_RUNS)
+	scripts/run-fuzzers.sh $(FUZZ_BUILD) $(FUZZ_RUNS) $(FUZZ_SECONDS)
 
 integration: test-build
 	RELAYGUARD=$(CURDIR)/$(TEST_BUILD)/relayguard RELAYGUARD_BUILD=$(CURDIR)/$(TEST_BUILD) \

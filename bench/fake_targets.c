@@ -331,6 +331,7 @@ recipient_classify(const char *path, size_t length, const struct fake_server *se
 
 /* ---- sessions ---------------------------------------------------------------------- */
 
+/* session_free - close the connection and forget the session. */
 static void
 session_free(struct session *session)
 {
@@ -392,6 +393,7 @@ reply_delay_ms(struct session *session)
 	    (FAKE_SLOW_REPLY_SPAN_MS + 1);
 }
 
+/* transaction_reset - forget MAIL, RCPT and message state (RSET, EHLO, end of data). */
 static void
 transaction_reset(struct session *session)
 {
@@ -413,6 +415,7 @@ command_error(struct session *session, const char *reply)
 	}
 }
 
+/* command_ehlo - EHLO (multi-line, with extensions) or HELO. */
 static void
 command_ehlo(struct session *session, const char *line, size_t length, bool extended)
 {
@@ -441,6 +444,7 @@ command_ehlo(struct session *session, const char *line, size_t length, bool exte
 	reply_add(session, "250 DSN");
 }
 
+/* command_mail - MAIL FROM: any well-formed path is accepted once per transaction. */
 static void
 command_mail(struct session *session, const char *line, size_t length)
 {
@@ -462,6 +466,7 @@ command_mail(struct session *session, const char *line, size_t length)
 	reply_add(session, "250 2.1.0 Ok");
 }
 
+/* command_rcpt - RCPT TO: the behaviour's relay policy decides. */
 static void
 command_rcpt(struct session *session, const char *line, size_t length)
 {
@@ -503,6 +508,7 @@ command_rcpt(struct session *session, const char *line, size_t length)
 	}
 }
 
+/* command_data - DATA: 354 and message mode, once a recipient was accepted. */
 static void
 command_data(struct session *session, size_t length)
 {
@@ -679,6 +685,7 @@ delay_over(evutil_socket_t fd, short what, void *arg)
 	session_process(session);
 }
 
+/* connection_readable - new input: answer what is complete. */
 static void
 connection_readable(struct bufferevent *connection, void *arg)
 {
@@ -686,6 +693,7 @@ connection_readable(struct bufferevent *connection, void *arg)
 	session_process(arg);
 }
 
+/* connection_written - output drained: a closing session can go now. */
 static void
 connection_written(struct bufferevent *connection, void *arg)
 {
@@ -696,6 +704,7 @@ connection_written(struct bufferevent *connection, void *arg)
 		session_free(session);
 }
 
+/* connection_event - idle timeout (421 and close), EOF or error (close). */
 static void
 connection_event(struct bufferevent *connection, short events, void *arg)
 {
@@ -718,6 +727,7 @@ connection_event(struct bufferevent *connection, short events, void *arg)
 	session_free(session);
 }
 
+/* connection_accepted - a new client: set up its session and greet it (later, if slow). */
 static void
 connection_accepted(struct evconnlistener *listener, evutil_socket_t fd,
     struct sockaddr *address, int address_length, void *arg)
@@ -764,6 +774,7 @@ connection_accepted(struct evconnlistener *listener, evutil_socket_t fd,
 	reply_release(session);
 }
 
+/* listener_failed - accept() failed (descriptors exhausted?): count and log it. */
 static void
 listener_failed(struct evconnlistener *listener, void *arg)
 {
@@ -797,6 +808,7 @@ farm_stats(struct farm *farm, bool reset)
 	}
 }
 
+/* signal_stats - SIGUSR1: print STATS and start a new measuring window. */
 static void
 signal_stats(evutil_socket_t signo, short what, void *arg)
 {
@@ -805,6 +817,7 @@ signal_stats(evutil_socket_t signo, short what, void *arg)
 	farm_stats(arg, true);
 }
 
+/* signal_stop - SIGINT/SIGTERM: print STATS and leave the loop. */
 static void
 signal_stop(evutil_socket_t signo, short what, void *arg)
 {
@@ -891,6 +904,7 @@ farm_write_list(const struct farm *farm, const char *path)
 	return true;
 }
 
+/* usage - the command line summary. */
 static void
 usage(FILE *out)
 {
@@ -1000,6 +1014,7 @@ options_parse(int argc, char **argv, struct farm_options *options, bool *help)
 	return true;
 }
 
+/* main - parse, listen on every address, print READY, serve until told to stop. */
 int
 main(int argc, char **argv)
 {
