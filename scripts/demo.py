@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-# demo.py - `make demo`: a few fake SMTP servers on 127.0.3.x, relayguard check run against them,
-# and what each verdict means. Loopback only; exits non-zero if a verdict is not the expected one.
+# demo.py - `make demo`: fake SMTP servers on 127.0.3.x checked by relayguard, then the whole
+# loop (store, list, dnsbl, smtpd as a shield). Loopback only; non-zero if anything is unexpected.
 """relayguard demo.
 
 Usage: demo.py --relayguard PATH
@@ -8,7 +8,11 @@ Usage: demo.py --relayguard PATH
 Starts fake SMTP servers (tests/integration/fakes/fake_smtp.py) on 127.0.3.1-5 port 2525:
 secure, open, percent, accept-then-drop and starttls-required.  Runs `relayguard check` on all
 of them (the text table), then `--confirm` on the open relay and on the accept-then-drop sink
-with relayguard's receiver on 127.0.0.1, explains the verdicts, stops the fakes.
+with relayguard's receiver on 127.0.0.1, explains the verdicts.  Then the loop of DESIGN.md:
+the --confirm results go into a SQLite store, `relayguard list sync` lists the proven open
+relay, `relayguard dnsbl` publishes it (dig shows A and TXT), and `relayguard smtpd` with
+examples/relayguard.conf stands in front of the open relay as its shield: checked, it is
+closed.  Everything it started is stopped at the end.
 """
 
 import argparse
@@ -16,6 +20,7 @@ import json
 import os
 import select
 import shutil
+import smtplib
 import socket
 import subprocess
 import sys
@@ -121,6 +126,105 @@ def verdicts_of(result):
     return objects
 
 
+def start_daemon(command, log_path):
+    """start_daemon - a relayguard daemon in the background, its log in log_path."""
+    print("$ " + " ".join(str(part) for part in command), flush=True)
+    log = open(log_path, "w")
+    return subprocess.Popen([str(part) for part in command], stdout=log, stderr=log,
+        stdin=subprocess.DEVNULL), log
+
+
+def wait_for_port(address, port, what):
+    """wait_for_port - until something accepts TCP connections at address:port."""
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((address, port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("demo: %s did not start on %s:%d" % (what, address, port))
+
+
+def dig(port, name, rrtype):
+    """dig - the answer section of one query to our DNSBL on loopback."""
+    result = subprocess.run(["dig", "+short", "+time=2", "+tries=2", "-p", str(port),
+        "@127.0.0.1", name, rrtype], capture_output=True, text=True, timeout=30)
+    return result.stdout.strip() if result.returncode == 0 else ""
+
+
+def demo_loop(relayguard, workdir, confirm, confirm_targets):
+    """demo_loop - the whole loop of DESIGN.md on loopback: check into a store, list the
+    proven open relay, publish it with relayguard dnsbl, and put relayguard smtpd (the
+    example configuration) in front of the open relay as a shield. Returns failures."""
+    failures = []
+    db = workdir / "relayguard.sqlite"
+    print("The loop: record the --confirm results in a store, list what was proven open,")
+    print("publish it over DNS, and shield the open relay with relayguard smtpd.")
+    result = run(relayguard, ["--json", "--db", str(db), *confirm, *confirm_targets.values()])
+    sync = subprocess.run([relayguard, "list", "sync", "--db", str(db)], capture_output=True,
+        text=True, timeout=60)
+    print("$ relayguard list sync --db %s\n%s" % (db, (sync.stdout + sync.stderr).strip()))
+    shown = subprocess.run([relayguard, "list", "show", "--db", str(db)], capture_output=True,
+        text=True, timeout=60)
+    print(shown.stdout.strip())
+    open_address = "127.0.3.2"
+    if open_address not in shown.stdout:
+        failures.append("list sync did not list the open relay %s" % open_address)
+
+    dns_port = free_port()
+    dnsbl, dnsbl_log = start_daemon([relayguard, "dnsbl", "--listen", "127.0.0.1:%d" % dns_port,
+        "--user", "root", "--zone", "relays.bl.test:store:%s" % db], workdir / "dnsbl.log")
+    smtpd = None
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT
+        answer = ""
+        name = ".".join(reversed(open_address.split("."))) + ".relays.bl.test"
+        while time.monotonic() < deadline and not answer:
+            answer = dig(dns_port, name, "A")
+            if not answer:
+                time.sleep(0.3)
+        txt = dig(dns_port, name, "TXT")
+        print("$ dig -p %d @127.0.0.1 %s A / TXT\n  %s\n  %s" % (dns_port, name, answer, txt))
+        if not answer.startswith("127.0.0."):
+            failures.append("relayguard dnsbl did not answer the listing: %r" % answer)
+            dnsbl_log.flush()
+            print((workdir / "dnsbl.log").read_text()[-2000:])
+        clean = dig(dns_port, "4.3.0.127.relays.bl.test", "A")
+        if clean:
+            failures.append("the accept-then-drop sink is listed: %r" % clean)
+
+        smtpd_address, smtpd_port = "127.0.3.60", 2525
+        queue = workdir / "queue"
+        maildir = workdir / "maildir"
+        smtpd, smtpd_log = start_daemon([relayguard, "smtpd", "-f",
+            "-c", ROOT / "examples" / "relayguard.conf",
+            "-o", "listen=%s:%d" % (smtpd_address, smtpd_port),
+            "-o", "queue_dir=%s" % queue, "-o", "maildir=%s" % maildir,
+            "-o", "next_hop=smtp:%s:%d" % (open_address, PORT), "-o", "user=root",
+            "-o", "dns_server=127.0.0.1:%d" % dns_port, "-o", "dnsbl=relays.bl.test"],
+            workdir / "smtpd.log")
+        wait_for_port(smtpd_address, smtpd_port, "relayguard smtpd")
+        print("relayguard smtpd (examples/relayguard.conf) now stands in front of the open "
+            "relay %s as its shield:" % open_address)
+        shielded = verdicts_of(run(relayguard, ["--json", "%s:%d" % (smtpd_address, smtpd_port)]))
+        verdict = shielded.get(smtpd_address, {}).get("verdict")
+        print("  relayguard check %s:%d -> %s (%s)" % (smtpd_address, smtpd_port, verdict,
+            shielded.get(smtpd_address, {}).get("reason")))
+        if verdict != "closed":
+            failures.append("relayguard smtpd: verdict %s, expected closed" % verdict)
+        with smtplib.SMTP(smtpd_address, smtpd_port, timeout=30) as client:
+            client.ehlo("client.example.net")
+            refused = client.sendmail("someone@example.net", ["postmaster@example.org"],
+                "Subject: demo\r\n\r\nhello postmaster\r\n")
+        print("  a message for postmaster@example.org was accepted (%s)" % (refused or "250"))
+    finally:
+        if smtpd is not None:
+            stop(smtpd)
+        stop(dnsbl)
+    return failures
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--relayguard", required=True, help="path of the relayguard binary")
@@ -169,6 +273,8 @@ def main():
             print()
             print("The sink at 127.0.3.4 looked open at depth data (a 250 after the final dot) "
                 "and is closed with --confirm: nothing it accepted ever arrived.")
+            print()
+            failures += demo_loop(args.relayguard, Path(tmp), confirm, confirm_targets)
         finally:
             stop(fakes)
     if failures:
