@@ -26,12 +26,25 @@ inside(const char *p, size_t length, const char *base, size_t size)
 	return p >= base && length <= size && (size_t)(p - base) <= size - length;
 }
 
+/* copy_text - length bytes as a C string; the input is not NUL-terminated, so no strndup
+ * (which may look for the terminator past the end). */
+static char *
+copy_text(const char *text, size_t length)
+{
+	char *copy = malloc(length + 1);
+
+	require(copy != NULL);
+	memcpy(copy, text, length);
+	copy[length] = '\0';
+	return copy;
+}
+
 /* round_trip - write the parsed envelope again and parse it: same fields come back. */
 static void
 round_trip(const struct queue_file *file)
 {
 	struct queue_recipient *recipients = calloc(file->recipient_count, sizeof(*recipients));
-	char *from = strndup(file->mail_from, file->mail_from_length);
+	char *from = copy_text(file->mail_from, file->mail_from_length);
 	size_t size;
 	char *out, err[128];
 	struct queue_file again;
@@ -39,7 +52,7 @@ round_trip(const struct queue_file *file)
 
 	require(recipients != NULL && from != NULL);
 	for (size_t i = 0; i < file->recipient_count; i++) {
-		recipients[i].address = strndup(file->recipients[i].address,
+		recipients[i].address = copy_text(file->recipients[i].address,
 		    file->recipients[i].address_length);
 		require(recipients[i].address != NULL);
 		recipients[i].decision = file->recipients[i].decision;
