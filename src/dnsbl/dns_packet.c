@@ -28,30 +28,8 @@
 #define DNS_SOA_NUMBERS_SIZE 20
 #define DNS_QUESTION_FIXED_SIZE 4
 
-/* get16 - read a big-endian 16-bit number */
-static uint16_t
-get16(const uint8_t *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
 
-/* put16 - write a big-endian 16-bit number */
-static void
-put16(uint8_t *p, uint16_t value)
-{
-	p[0] = (uint8_t)(value >> 8);
-	p[1] = (uint8_t)value;
-}
 
-/* put32 - write a big-endian 32-bit number */
-static void
-put32(uint8_t *p, uint32_t value)
-{
-	p[0] = (uint8_t)(value >> 24);
-	p[1] = (uint8_t)(value >> 16);
-	p[2] = (uint8_t)(value >> 8);
-	p[3] = (uint8_t)value;
-}
 
 /* lower - ASCII lower case of one octet (DNS names compare case-insensitively) */
 static uint8_t
@@ -129,14 +107,14 @@ parse_opt(const uint8_t *rr, const uint8_t *rdata, size_t rdata_length, struct d
 	if (out->edns)
 		return false;	/* more than one OPT: FORMERR (RFC 6891 6.1.1) */
 	out->edns = true;
-	out->edns_udp_size = get16(rr + 2);
+	out->edns_udp_size = dns_get16(rr + 2);
 	out->edns_version = rr[5];
-	out->edns_dnssec_ok = (get16(rr + 6) & DNS_EDNS_DO) != 0;
+	out->edns_dnssec_ok = (dns_get16(rr + 6) & DNS_EDNS_DO) != 0;
 	/* Options are ignored, but must be well formed. */
 	while (at < rdata_length) {
 		if (at + 4 > rdata_length)
 			return false;
-		size_t option_length = get16(rdata + at + 2);
+		size_t option_length = dns_get16(rdata + at + 2);
 		at += 4 + option_length;
 		if (at > rdata_length)
 			return false;
@@ -156,10 +134,10 @@ parse_records(const uint8_t *packet, size_t length, size_t *offset, size_t count
 		if (*offset + DNS_RR_FIXED_SIZE > length)
 			return false;
 		const uint8_t *rr = packet + *offset;
-		size_t rdata_length = get16(rr + 8);
+		size_t rdata_length = dns_get16(rr + 8);
 		if (*offset + DNS_RR_FIXED_SIZE + rdata_length > length)
 			return false;
-		if (additional && get16(rr) == DNS_TYPE_OPT) {
+		if (additional && dns_get16(rr) == DNS_TYPE_OPT) {
 			if (*offset != owner + 1 || packet[owner] != 0)
 				return false;	/* OPT owner must be the root */
 			if (!parse_opt(rr, rr + DNS_RR_FIXED_SIZE, rdata_length, out))
@@ -187,8 +165,8 @@ dns_query_parse(const uint8_t *packet, size_t length, struct dns_query *out)
 	out->edns_dnssec_ok = false;
 	if (length < DNS_HEADER_SIZE)
 		return DNS_PARSE_IGNORE;
-	uint16_t flags = get16(packet + 2);
-	out->id = get16(packet);
+	uint16_t flags = dns_get16(packet + 2);
+	out->id = dns_get16(packet);
 	out->opcode = (uint8_t)((flags >> DNS_OPCODE_SHIFT) & DNS_OPCODE_MASK);
 	out->recursion_desired = (flags & DNS_FLAG_RD) != 0;
 	out->checking_disabled = (flags & DNS_FLAG_CD) != 0;
@@ -196,20 +174,20 @@ dns_query_parse(const uint8_t *packet, size_t length, struct dns_query *out)
 		return DNS_PARSE_IGNORE;	/* never answer a response: no reflection loops */
 	if (out->opcode != DNS_OPCODE_QUERY)
 		return DNS_PARSE_NOTIMP;
-	if (get16(packet + 4) != 1)
+	if (dns_get16(packet + 4) != 1)
 		return DNS_PARSE_FORMERR;
 	if (!parse_question_name(packet, length, &offset, out))
 		return DNS_PARSE_FORMERR;
 	if (offset + DNS_QUESTION_FIXED_SIZE > length)
 		return DNS_PARSE_FORMERR;
-	out->qtype = get16(packet + offset);
-	out->qclass = get16(packet + offset + 2);
+	out->qtype = dns_get16(packet + offset);
+	out->qclass = dns_get16(packet + offset + 2);
 	offset += DNS_QUESTION_FIXED_SIZE;
 	out->question = packet + DNS_HEADER_SIZE;
 	out->question_length = offset - DNS_HEADER_SIZE;
-	if (!parse_records(packet, length, &offset, get16(packet + 6), false, out) ||
-	    !parse_records(packet, length, &offset, get16(packet + 8), false, out) ||
-	    !parse_records(packet, length, &offset, get16(packet + 10), true, out)) {
+	if (!parse_records(packet, length, &offset, dns_get16(packet + 6), false, out) ||
+	    !parse_records(packet, length, &offset, dns_get16(packet + 8), false, out) ||
+	    !parse_records(packet, length, &offset, dns_get16(packet + 10), true, out)) {
 		out->edns = false;	/* a FORMERR reply carries no OPT (RFC 6891 7) */
 		return DNS_PARSE_FORMERR;
 	}
@@ -327,7 +305,7 @@ put_name(struct dns_reply *reply, const uint8_t *name, size_t name_length)
 	}
 	size_t prefix = size - DNS_POINTER_SIZE;
 	memcpy(reply->buffer + reply->length, name, prefix);
-	put16(reply->buffer + reply->length + prefix, (uint16_t)(DNS_POINTER | pointer));
+	dns_put16(reply->buffer + reply->length + prefix, (uint16_t)(DNS_POINTER | pointer));
 	reply->length += size;
 }
 
@@ -338,11 +316,11 @@ put_record_head(struct dns_reply *reply, enum dns_section section, uint16_t owne
 {
 	uint8_t *p = reply->buffer + reply->length;
 
-	put16(p, (uint16_t)(DNS_POINTER | owner));
-	put16(p + 2, type);
-	put16(p + 4, DNS_CLASS_IN);
-	put32(p + 6, ttl);
-	put16(p + 10, (uint16_t)rdata_length);
+	dns_put16(p, (uint16_t)(DNS_POINTER | owner));
+	dns_put16(p + 2, type);
+	dns_put16(p + 4, DNS_CLASS_IN);
+	dns_put32(p + 6, ttl);
+	dns_put16(p + 10, (uint16_t)rdata_length);
 	reply->length += DNS_POINTER_SIZE + DNS_RR_FIXED_SIZE;
 	reply->section = section;
 	reply->counts[section]++;
@@ -355,7 +333,7 @@ dns_reply_add_a(struct dns_reply *reply, enum dns_section section, uint16_t owne
 	if (!reply_room(reply, section, DNS_POINTER_SIZE + DNS_RR_FIXED_SIZE + 4))
 		return false;
 	put_record_head(reply, section, owner, DNS_TYPE_A, ttl, 4);
-	put32(reply->buffer + reply->length, address);
+	dns_put32(reply->buffer + reply->length, address);
 	reply->length += 4;
 	return true;
 }
@@ -408,11 +386,11 @@ dns_reply_add_soa(struct dns_reply *reply, enum dns_section section, uint16_t ow
 	put_name(reply, soa->mname, soa->mname_length);
 	put_name(reply, soa->rname, soa->rname_length);
 	uint8_t *p = reply->buffer + reply->length;
-	put32(p, soa->serial);
-	put32(p + 4, soa->refresh);
-	put32(p + 8, soa->retry);
-	put32(p + 12, soa->expire);
-	put32(p + 16, soa->minimum);
+	dns_put32(p, soa->serial);
+	dns_put32(p + 4, soa->refresh);
+	dns_put32(p + 8, soa->retry);
+	dns_put32(p + 12, soa->expire);
+	dns_put32(p + 16, soa->minimum);
 	reply->length += DNS_SOA_NUMBERS_SIZE;
 	return true;
 }
@@ -433,12 +411,12 @@ put_header(uint8_t *buffer, const struct dns_query *query, uint16_t rcode, bool 
 		flags |= DNS_FLAG_RD;
 	if (query->checking_disabled)
 		flags |= DNS_FLAG_CD;
-	put16(buffer, query->id);
-	put16(buffer + 2, flags);
-	put16(buffer + 4, qdcount);
-	put16(buffer + 6, counts[0]);
-	put16(buffer + 8, counts[1]);
-	put16(buffer + 10, counts[2]);
+	dns_put16(buffer, query->id);
+	dns_put16(buffer + 2, flags);
+	dns_put16(buffer + 4, qdcount);
+	dns_put16(buffer + 6, counts[0]);
+	dns_put16(buffer + 8, counts[1]);
+	dns_put16(buffer + 10, counts[2]);
 }
 
 size_t
@@ -455,10 +433,10 @@ dns_reply_finish(struct dns_reply *reply, uint16_t udp_size)
 		uint32_t ttl = ((uint32_t)(reply->rcode >> 4) << DNS_EDNS_RCODE_SHIFT) |
 		    (query->edns_dnssec_ok ? DNS_EDNS_DO : 0);
 		p[0] = 0;	/* owner: the root */
-		put16(p + 1, DNS_TYPE_OPT);
-		put16(p + 3, udp_size < DNS_UDP_PAYLOAD_MIN ? DNS_UDP_PAYLOAD_MIN : udp_size);
-		put32(p + 5, ttl);
-		put16(p + 9, 0);
+		dns_put16(p + 1, DNS_TYPE_OPT);
+		dns_put16(p + 3, udp_size < DNS_UDP_PAYLOAD_MIN ? DNS_UDP_PAYLOAD_MIN : udp_size);
+		dns_put32(p + 5, ttl);
+		dns_put16(p + 9, 0);
 		reply->length += DNS_OPT_RECORD_SIZE;
 		reply->counts[DNS_SECTION_ADDITIONAL]++;
 	}

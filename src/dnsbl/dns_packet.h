@@ -184,4 +184,34 @@ const char *dns_type_name(uint16_t type);
  * NULL for codes without a name */
 const char *dns_rcode_name(uint16_t rcode);
 
+/* dns_get16 / dns_get32 / dns_put16 / dns_put32 - big-endian (network order) integers in
+ * packets; shared by the packet, transfer and NOTIFY code. */
+static inline uint16_t
+dns_get16(const uint8_t *p)
+{
+	return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+static inline uint32_t
+dns_get32(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static inline void
+dns_put16(uint8_t *p, uint16_t value)
+{
+	p[0] = (uint8_t)(value >> 8);
+	p[1] = (uint8_t)value;
+}
+
+static inline void
+dns_put32(uint8_t *p, uint32_t value)
+{
+	p[0] = (uint8_t)(value >> 24);
+	p[1] = (uint8_t)(value >> 16);
+	p[2] = (uint8_t)(value >> 8);
+	p[3] = (uint8_t)value;
+}
+
 #endif

@@ -66,20 +66,7 @@ struct notify {
 
 /* ---- messages -------------------------------------------------------------------------- */
 
-/* put16 - big-endian 16 bits */
-static void
-put16(uint8_t *p, uint16_t value)
-{
-	p[0] = (uint8_t)(value >> 8);
-	p[1] = (uint8_t)value;
-}
 
-/* get16 - big-endian 16 bits */
-static uint16_t
-get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
 
 bool
 notify_target_parse(const char *text, struct notify_target *out, char *err, size_t err_size)
@@ -110,12 +97,12 @@ notify_message_build(uint16_t id, const uint8_t *zone, size_t zone_length, uint8
 	if (length > out_size || zone_length == 0 || zone_length > DNS_NAME_WIRE_MAX)
 		return 0;
 	memset(out, 0, DNS_HEADER_SIZE);
-	put16(out, id);
-	put16(out + 2, (uint16_t)(NOTIFY_OPCODE << OPCODE_SHIFT) | FLAG_AA);
-	put16(out + 4, 1);
+	dns_put16(out, id);
+	dns_put16(out + 2, (uint16_t)(NOTIFY_OPCODE << OPCODE_SHIFT) | FLAG_AA);
+	dns_put16(out + 4, 1);
 	memcpy(out + DNS_HEADER_SIZE, zone, zone_length);
-	put16(out + DNS_HEADER_SIZE + zone_length, DNS_TYPE_SOA);
-	put16(out + DNS_HEADER_SIZE + zone_length + 2, DNS_CLASS_IN);
+	dns_put16(out + DNS_HEADER_SIZE + zone_length, DNS_TYPE_SOA);
+	dns_put16(out + DNS_HEADER_SIZE + zone_length + 2, DNS_CLASS_IN);
 	return length;
 }
 
@@ -143,9 +130,9 @@ notify_response_matches(const uint8_t *packet, size_t length, uint16_t id,
 {
 	if (length < DNS_HEADER_SIZE + zone_length + QUESTION_FIXED_SIZE)
 		return false;
-	uint16_t flags = get16(packet + 2);
-	if (get16(packet) != id || !(flags & FLAG_QR) ||
-	    ((flags >> OPCODE_SHIFT) & OPCODE_MASK) != NOTIFY_OPCODE || get16(packet + 4) != 1)
+	uint16_t flags = dns_get16(packet + 2);
+	if (dns_get16(packet) != id || !(flags & FLAG_QR) ||
+	    ((flags >> OPCODE_SHIFT) & OPCODE_MASK) != NOTIFY_OPCODE || dns_get16(packet + 4) != 1)
 		return false;
 	if (!name_equal(packet + DNS_HEADER_SIZE, length - DNS_HEADER_SIZE, zone, zone_length))
 		return false;

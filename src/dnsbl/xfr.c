@@ -64,37 +64,9 @@ typedef unsigned __int128 xfr_key;
 
 /* ---- small helpers --------------------------------------------------------------------- */
 
-/* put16 - big-endian 16 bits */
-static void
-put16(uint8_t *p, uint16_t value)
-{
-	p[0] = (uint8_t)(value >> 8);
-	p[1] = (uint8_t)value;
-}
 
-/* put32 - big-endian 32 bits */
-static void
-put32(uint8_t *p, uint32_t value)
-{
-	p[0] = (uint8_t)(value >> 24);
-	p[1] = (uint8_t)(value >> 16);
-	p[2] = (uint8_t)(value >> 8);
-	p[3] = (uint8_t)value;
-}
 
-/* get16 - big-endian 16 bits */
-static uint16_t
-get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
 
-/* get32 - big-endian 32 bits */
-static uint32_t
-get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 bool
 xfr_serial_newer(uint32_t a, uint32_t b)
@@ -1151,11 +1123,11 @@ xfr_record_encode(const struct xfr_record *record, uint8_t *out, size_t out_size
 	out[2] = record->wildcard;
 	memcpy(out + ENCODED_HEAD_SIZE, record->labels, record->depth);
 	uint8_t *p = out + ENCODED_HEAD_SIZE + record->depth;
-	put16(p, record->type);
-	put32(p + 2, record->ttl);
+	dns_put16(p, record->type);
+	dns_put32(p + 2, record->ttl);
 	p += ENCODED_TAIL_SIZE;
 	if (record->type == DNS_TYPE_A)
-		put32(p, record->a);
+		dns_put32(p, record->a);
 	else if (record->type != DNS_TYPE_CNAME) {
 		p[0] = (uint8_t)record->data_length;
 		memcpy(p + 1, record->data, record->data_length);
@@ -1180,15 +1152,15 @@ xfr_record_decode(const uint8_t *buffer, size_t length, size_t *offset,
 	out->wildcard = buffer[at + 2] != 0;
 	memcpy(out->labels, buffer + at + ENCODED_HEAD_SIZE, depth);
 	at += ENCODED_HEAD_SIZE + depth;
-	out->type = get16(buffer + at);
-	out->ttl = get32(buffer + at + 2);
+	out->type = dns_get16(buffer + at);
+	out->ttl = dns_get32(buffer + at + 2);
 	at += ENCODED_TAIL_SIZE;
 	out->data_length = 0;
 	out->soa = NULL;
 	if (out->type == DNS_TYPE_A) {
 		if (at + 4 > length)
 			return false;
-		out->a = get32(buffer + at);
+		out->a = dns_get32(buffer + at);
 		at += 4;
 	} else if (out->type != DNS_TYPE_CNAME) {
 		if (at + 1 > length || at + 1 + buffer[at] > length)
@@ -1292,7 +1264,7 @@ put_name(struct xfr_writer *writer, const uint8_t *name, size_t length, size_t p
 	memcpy(writer->buffer + writer->length, name, prefix);
 	writer->length += prefix;
 	if (prefix < length) {
-		put16(writer->buffer + writer->length, (uint16_t)(POINTER | DNS_HEADER_SIZE));
+		dns_put16(writer->buffer + writer->length, (uint16_t)(POINTER | DNS_HEADER_SIZE));
 		writer->length += 2;
 	}
 }
@@ -1327,7 +1299,7 @@ put_owner(struct xfr_writer *writer, const struct xfr_record *record)
 		memcpy(p + at, label, length);
 		at += length;
 	}
-	put16(p + at, (uint16_t)(POINTER | DNS_HEADER_SIZE));
+	dns_put16(p + at, (uint16_t)(POINTER | DNS_HEADER_SIZE));
 	writer->length += at + 2;
 }
 
@@ -1365,15 +1337,15 @@ xfr_writer_add(struct xfr_writer *writer, const struct xfr_record *record)
 		return false;
 	put_owner(writer, record);
 	uint8_t *p = writer->buffer + writer->length;
-	put16(p, record->type);
-	put16(p + 2, DNS_CLASS_IN);
-	put32(p + 4, record->type == DNS_TYPE_SOA ? record->soa->ttl : record->ttl);
-	put16(p + 8, (uint16_t)rdata);
+	dns_put16(p, record->type);
+	dns_put16(p + 2, DNS_CLASS_IN);
+	dns_put32(p + 4, record->type == DNS_TYPE_SOA ? record->soa->ttl : record->ttl);
+	dns_put16(p + 8, (uint16_t)rdata);
 	writer->length += RR_FIXED_SIZE;
 	p = writer->buffer + writer->length;
 	switch (record->type) {
 	case DNS_TYPE_A:
-		put32(p, record->a);
+		dns_put32(p, record->a);
 		writer->length += 4;
 		break;
 	case DNS_TYPE_TXT:
@@ -1384,7 +1356,7 @@ xfr_writer_add(struct xfr_writer *writer, const struct xfr_record *record)
 	case DNS_TYPE_CNAME:
 		p[0] = (uint8_t)strlen(XFR_EXCLUDED_LABEL);
 		memcpy(p + 1, XFR_EXCLUDED_LABEL, strlen(XFR_EXCLUDED_LABEL));
-		put16(p + 1 + strlen(XFR_EXCLUDED_LABEL), (uint16_t)(POINTER | DNS_HEADER_SIZE));
+		dns_put16(p + 1 + strlen(XFR_EXCLUDED_LABEL), (uint16_t)(POINTER | DNS_HEADER_SIZE));
 		writer->length += rdata;
 		break;
 	case DNS_TYPE_NS:
@@ -1394,11 +1366,11 @@ xfr_writer_add(struct xfr_writer *writer, const struct xfr_record *record)
 		put_name(writer, record->soa->mname, record->soa->mname_length, mname_prefix);
 		put_name(writer, record->soa->rname, record->soa->rname_length, rname_prefix);
 		p = writer->buffer + writer->length;
-		put32(p, record->soa->serial);
-		put32(p + 4, record->soa->refresh);
-		put32(p + 8, record->soa->retry);
-		put32(p + 12, record->soa->expire);
-		put32(p + 16, record->soa->minimum);
+		dns_put32(p, record->soa->serial);
+		dns_put32(p + 4, record->soa->refresh);
+		dns_put32(p + 8, record->soa->retry);
+		dns_put32(p + 12, record->soa->expire);
+		dns_put32(p + 16, record->soa->minimum);
 		writer->length += SOA_NUMBERS_SIZE;
 		break;
 	}
@@ -1420,19 +1392,19 @@ xfr_writer_finish(struct xfr_writer *writer)
 	if (query->edns && writer->length + OPT_SIZE <= writer->limit) {
 		uint8_t *p = b + writer->length;
 		p[0] = 0;
-		put16(p + 1, DNS_TYPE_OPT);
-		put16(p + 3, DNS_UDP_PAYLOAD_MIN);
-		put32(p + 5, (uint32_t)(writer->rcode >> 4) << 24);
-		put16(p + 9, 0);
+		dns_put16(p + 1, DNS_TYPE_OPT);
+		dns_put16(p + 3, DNS_UDP_PAYLOAD_MIN);
+		dns_put32(p + 5, (uint32_t)(writer->rcode >> 4) << 24);
+		dns_put16(p + 9, 0);
 		writer->length += OPT_SIZE;
 		additional = 1;
 	}
-	put16(b, query->id);
-	put16(b + 2, flags);
-	put16(b + 4, writer->question ? 1 : 0);
-	put16(b + 6, writer->count);
-	put16(b + 8, 0);
-	put16(b + 10, additional);
+	dns_put16(b, query->id);
+	dns_put16(b + 2, flags);
+	dns_put16(b + 4, writer->question ? 1 : 0);
+	dns_put16(b + 6, writer->count);
+	dns_put16(b + 8, 0);
+	dns_put16(b + 10, additional);
 	return writer->length;
 }
 
@@ -1469,18 +1441,18 @@ xfr_ixfr_serial(const uint8_t *packet, size_t length, uint32_t *serial)
 {
 	size_t at = DNS_HEADER_SIZE;
 
-	if (length < DNS_HEADER_SIZE || get16(packet + 4) != 1)
+	if (length < DNS_HEADER_SIZE || dns_get16(packet + 4) != 1)
 		return false;
 	if (!skip_name(packet, length, &at) || at + QUESTION_FIXED_SIZE > length)
 		return false;
 	at += QUESTION_FIXED_SIZE;
-	size_t answers = get16(packet + 6);
-	size_t authority = get16(packet + 8);
+	size_t answers = dns_get16(packet + 6);
+	size_t authority = dns_get16(packet + 8);
 	for (size_t i = 0; i < answers + authority; i++) {
 		if (!skip_name(packet, length, &at) || at + RR_FIXED_SIZE > length)
 			return false;
-		uint16_t type = get16(packet + at);
-		size_t rdata_length = get16(packet + at + 8);
+		uint16_t type = dns_get16(packet + at);
+		size_t rdata_length = dns_get16(packet + at + 8);
 		size_t rdata = at + RR_FIXED_SIZE;
 		if (rdata + rdata_length > length)
 			return false;
@@ -1490,7 +1462,7 @@ xfr_ixfr_serial(const uint8_t *packet, size_t length, uint32_t *serial)
 			    !skip_name(packet, rdata + rdata_length, &p) ||
 			    p + SOA_NUMBERS_SIZE > rdata + rdata_length)
 				return false;
-			*serial = get32(packet + p);
+			*serial = dns_get32(packet + p);
 			return true;
 		}
 		at = rdata + rdata_length;
