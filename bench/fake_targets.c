@@ -1,5 +1,5 @@
 /* fake_targets.c - benchmark target farm: N fake SMTP servers on N loopback addresses, one loop.
- * Started by bench/check-vs-nmap; it refuses any address outside 127.0.0.0/8 and never connects out. */
+ * Started by bench/check-vs-nmap; refuses any address outside 127.0.0.0/8, never connects out. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>

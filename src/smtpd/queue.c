@@ -24,7 +24,6 @@
 
 /* Message bytes kept in memory before a write(2): most messages need one write. */
 #define QUEUE_WRITER_BUFFER_SIZE (32 * 1024)
-#define QUEUE_FILE_MODE 0600
 /* Flusher threads: batches are synced concurrently, so the kernel can merge their journal
  * commits while one batch waits for the disk. */
 #define QUEUE_FLUSHERS 4
@@ -36,6 +35,8 @@ struct queue_writer {
 	struct queue_loop *loop;	/* where done() runs; set at commit */
 	char id[QUEUE_ID_MAX];
 	int fd;
+	off_t length;			/* bytes written to the file so far */
+	off_t stale_size;		/* old bytes of a recycled file: truncated at commit */
 	char *buffer;
 	size_t used;
 	bool failed;			/* an I/O error: commit reports false */
@@ -193,6 +194,12 @@ flush_batch(struct queue *queue, struct writer_list *batch)
 
 	TAILQ_FOREACH(writer, batch, link) {
 		writer->ok = !writer->failed;
+		if (writer->ok && writer->stale_size > writer->length &&
+		    ftruncate(writer->fd, writer->length) != 0) {
+			log_error("queue_id=%s event=queue_truncate_failed error=\"%s\"", writer->id,
+			    strerror(errno));
+			writer->ok = false;
+		}
 		if (writer->ok && fsync(writer->fd) != 0) {
 			log_error("queue_id=%s event=queue_fsync_failed error=\"%s\"", writer->id,
 			    strerror(errno));
@@ -354,6 +361,7 @@ writer_flush(struct queue_writer *writer)
 		    strerror(errno));
 		writer->failed = true;
 	}
+	writer->length += (off_t)writer->used;
 	writer->used = 0;
 	return !writer->failed;
 }
@@ -387,8 +395,7 @@ queue_writer_begin(struct queue *queue, const struct queue_envelope *env, char *
 	writer = xcalloc(1, sizeof(*writer));
 	writer->queue = queue;
 	snprintf(writer->id, sizeof(writer->id), "%s", env->queue_id);
-	writer->fd = openat(queue->spool.area_fd[QUEUE_AREA_TMP], writer->id,
-	    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, QUEUE_FILE_MODE);
+	writer->fd = queue_spool_create(&queue->spool, writer->id, &writer->stale_size);
 	if (writer->fd < 0) {
 		snprintf(err, err_size, "create tmp/%s: %s", writer->id, strerror(errno));
 		log_error("queue_id=%s event=queue_create_failed error=\"%s\"", writer->id,
@@ -425,6 +432,7 @@ queue_writer_append(struct queue_writer *writer, const char *data, size_t length
 			writer->failed = true;
 			return false;
 		}
+		writer->length += (off_t)length;
 		return true;
 	}
 	if (QUEUE_WRITER_BUFFER_SIZE - writer->used < length && !writer_flush(writer))

@@ -433,15 +433,20 @@ job_finish(struct job *job)
 	}
 	free(failed);
 	if (pending == 0) {
-		/* Not synced: a crash before the unlink reaches the disk means one duplicate. */
-		if (unlinkat(manager->spool->area_fd[QUEUE_AREA_ACTIVE], entry->id, 0) != 0)
-			log_error("queue_id=%s event=remove_failed error=\"%s\"", entry->id,
-			    strerror(errno));
-		else
-			log_info("queue_id=%s event=removed", entry->id);
+		char id[QUEUE_ID_MAX];
+
+		snprintf(id, sizeof(id), "%s", entry->id);
 		free(entry);
 		free(status);
+		/* Unmapped and closed first: a removed file may be reused by the next message at
+		 * once (queue_spool_remove). Not synced: a crash before the removal reaches the
+		 * disk means one duplicate. */
 		job_done(job);
+		if (!queue_spool_remove(manager->spool, QUEUE_AREA_ACTIVE, id))
+			log_error("queue_id=%s event=remove_failed error=\"%s\"", id,
+			    strerror(errno));
+		else
+			log_info("queue_id=%s event=removed", id);
 		return;
 	}
 	if (changed) {

@@ -2,10 +2,13 @@
  * Called by the writer and the manager; never decides what to deliver. */
 #include "smtpd/queue_spool.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -13,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "smtpd/queue_file.h"
 
 #define QUEUE_DIR_MODE 0700
 #define QUEUE_FILE_MODE 0600
@@ -27,7 +31,84 @@ static const char *const area_names[QUEUE_AREA_COUNT] = {
 	[QUEUE_AREA_ACTIVE] = "active",
 	[QUEUE_AREA_DEFERRED] = "deferred",
 	[QUEUE_AREA_CORRUPT] = "corrupt",
+	[QUEUE_AREA_RECYCLE] = "recycle",
 };
+
+/* The names in recycle/ that are free for reuse (a stack: the last one in is warm). */
+struct queue_recycle {
+	pthread_mutex_t lock;		/* guards what follows */
+	size_t count;
+	char names[QUEUE_RECYCLE_MAX][QUEUE_ID_MAX];
+};
+
+/* recycle_take - pop a free name into name; false when there is none. */
+static bool
+recycle_take(struct queue_recycle *recycle, char name[QUEUE_ID_MAX])
+{
+	bool found = false;
+
+	pthread_mutex_lock(&recycle->lock);
+	if (recycle->count > 0) {
+		recycle->count--;
+		memcpy(name, recycle->names[recycle->count], QUEUE_ID_MAX);
+		found = true;
+	}
+	pthread_mutex_unlock(&recycle->lock);
+	return found;
+}
+
+/* recycle_put - push a name (a valid queue id); false when the stack is full. */
+static bool
+recycle_put(struct queue_recycle *recycle, const char *name)
+{
+	bool stored = false;
+
+	pthread_mutex_lock(&recycle->lock);
+	if (recycle->count < QUEUE_RECYCLE_MAX) {
+		snprintf(recycle->names[recycle->count], QUEUE_ID_MAX, "%s", name);
+		recycle->count++;
+		stored = true;
+	}
+	pthread_mutex_unlock(&recycle->lock);
+	return stored;
+}
+
+/* recycle_has_room - true while another file may move to recycle/. */
+static bool
+recycle_has_room(struct queue_recycle *recycle)
+{
+	bool room;
+
+	pthread_mutex_lock(&recycle->lock);
+	room = recycle->count < QUEUE_RECYCLE_MAX;
+	pthread_mutex_unlock(&recycle->lock);
+	return room;
+}
+
+/* recycle_adopt - take over what a previous run left in recycle/; unlink the surplus and
+ * anything that is not named like a queue file. */
+static void
+recycle_adopt(struct queue_spool *spool)
+{
+	int fd = openat(spool->area_fd[QUEUE_AREA_RECYCLE], ".",
+	    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *d;
+	DIR *dir;
+
+	if (fd < 0 || (dir = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((d = readdir(dir)) != NULL) {
+		if (d->d_name[0] == '.')
+			continue;
+		if (!queue_file_id_valid(d->d_name, strlen(d->d_name)) ||
+		    !recycle_put(spool->recycle, d->d_name))
+			unlinkat(spool->area_fd[QUEUE_AREA_RECYCLE], d->d_name, 0);
+	}
+	closedir(dir);
+}
 
 /* queue_area_name - the subdirectory name of an area. */
 const char *
@@ -45,6 +126,7 @@ queue_spool_open(struct queue_spool *spool, const char *path, char *err, size_t 
 	spool->root_fd = -1;
 	for (int i = 0; i < QUEUE_AREA_COUNT; i++)
 		spool->area_fd[i] = -1;
+	spool->recycle = NULL;
 	if (path == NULL || path[0] == '\0') {
 		snprintf(err, err_size, "queue_dir is not set");
 		return false;
@@ -75,6 +157,9 @@ queue_spool_open(struct queue_spool *spool, const char *path, char *err, size_t 
 			return false;
 		}
 	}
+	spool->recycle = xcalloc(1, sizeof(*spool->recycle));
+	pthread_mutex_init(&spool->recycle->lock, NULL);
+	recycle_adopt(spool);
 	/* The areas themselves must survive a crash before anything is acknowledged. */
 	if (fsync(spool->root_fd) != 0) {
 		snprintf(err, err_size, "fsync %s: %s", path, strerror(errno));
@@ -96,6 +181,11 @@ queue_spool_close(struct queue_spool *spool)
 	if (spool->root_fd >= 0)
 		close(spool->root_fd);
 	spool->root_fd = -1;
+	if (spool->recycle != NULL) {
+		pthread_mutex_destroy(&spool->recycle->lock);
+		free(spool->recycle);
+		spool->recycle = NULL;
+	}
 }
 
 /* queue_spool_sync_area - fsync an area's directory. */
@@ -111,6 +201,49 @@ queue_spool_move(const struct queue_spool *spool, const char *id, enum queue_are
     enum queue_area to)
 {
 	return renameat(spool->area_fd[from], id, spool->area_fd[to], id) == 0;
+}
+
+/* queue_spool_create - tmp/ID to write: a recycled file when one is free, else a new one. */
+int
+queue_spool_create(const struct queue_spool *spool, const char *id, off_t *stale_size)
+{
+	int tmp_fd = spool->area_fd[QUEUE_AREA_TMP];
+	char name[QUEUE_ID_MAX];
+	struct stat st;
+	int fd;
+
+	*stale_size = 0;
+	if (recycle_take(spool->recycle, name) &&
+	    renameat2(spool->area_fd[QUEUE_AREA_RECYCLE], name, tmp_fd, id,
+	    RENAME_NOREPLACE) == 0) {
+		fd = openat(tmp_fd, id, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+		/* Only a file that nothing else links to may be overwritten: after a crash and
+		 * an fsck, a name left behind in recycle/ could share its inode with a queued
+		 * message. */
+		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1) {
+			*stale_size = st.st_size;
+			return fd;
+		}
+		if (fd >= 0)
+			close(fd);
+		unlinkat(tmp_fd, id, 0);
+	}
+	return openat(tmp_fd, id, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, QUEUE_FILE_MODE);
+}
+
+/* queue_spool_remove - move a finished file to recycle/, or unlink it when that is full. */
+bool
+queue_spool_remove(const struct queue_spool *spool, enum queue_area area, const char *id)
+{
+	int recycle_fd = spool->area_fd[QUEUE_AREA_RECYCLE];
+
+	if (recycle_has_room(spool->recycle) &&
+	    renameat(spool->area_fd[area], id, recycle_fd, id) == 0) {
+		if (!recycle_put(spool->recycle, id))
+			unlinkat(recycle_fd, id, 0);
+		return true;
+	}
+	return unlinkat(spool->area_fd[area], id, 0) == 0;
 }
 
 /* queue_spool_write_all - write everything, retrying short writes and EINTR. */
@@ -138,15 +271,17 @@ queue_spool_store(const struct queue_spool *spool, const char *id, const char *e
     size_t err_size)
 {
 	int tmp_fd = spool->area_fd[QUEUE_AREA_TMP];
+	off_t stale_size, length = (off_t)(envelope_length + message_length);
 	int fd;
 
-	fd = openat(tmp_fd, id, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, QUEUE_FILE_MODE);
+	fd = queue_spool_create(spool, id, &stale_size);
 	if (fd < 0) {
 		snprintf(err, err_size, "create tmp/%s: %s", id, strerror(errno));
 		return false;
 	}
 	if (!queue_spool_write_all(fd, envelope, envelope_length) ||
-	    !queue_spool_write_all(fd, message, message_length) || fsync(fd) != 0) {
+	    !queue_spool_write_all(fd, message, message_length) ||
+	    (stale_size > length && ftruncate(fd, length) != 0) || fsync(fd) != 0) {
 		snprintf(err, err_size, "write tmp/%s: %s", id, strerror(errno));
 		close(fd);
 		unlinkat(tmp_fd, id, 0);

@@ -156,7 +156,7 @@ test_defaults_load_without_file(void **state)
 	assert_false(config->dnsbl_fail_closed);
 	assert_int_equal(config->message_size_limit, 10 * 1024 * 1024);
 	assert_int_equal(config->max_recipients, 100);
-	assert_int_equal(config->max_errors, 10);
+	assert_int_equal(config->max_errors, 20);
 	assert_int_equal(config->max_connections, 1000);
 	assert_int_equal(config->max_connections_per_client, 50);
 	assert_int_equal(config->command_timeout_ms, 300000);
@@ -345,7 +345,7 @@ test_bad_value_keeps_the_default(void **state)
 	struct fixture *fixture = *state;
 
 	assert_false(load(fixture, "[smtpd]\nmax_errors = 0\n", NULL, 0));
-	assert_int_equal(fixture->config.max_errors, 10);
+	assert_int_equal(fixture->config.max_errors, 20);
 }
 
 static void
