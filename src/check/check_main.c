@@ -97,6 +97,7 @@ fill_probe_config(struct check_run *run)
 	config->depth = options->depth;
 	config->confirm = options->confirm;
 	config->starttls_allowed = options->starttls_allowed;
+	config->implicit_tls = options->implicit_tls;
 	config->tls_context = run->tls_context;
 	config->greeting_timeout_ms = options->greeting_timeout_ms;
 	config->reply_timeout_ms = options->reply_timeout_ms;

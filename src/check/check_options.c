@@ -49,6 +49,7 @@ enum long_only_option {
 	OPT_GREYLIST_DELAY,
 	OPT_GREYLIST_RETRIES,
 	OPT_NO_STARTTLS,
+	OPT_IMPLICIT_TLS,
 	OPT_CONCURRENCY,
 	OPT_ADVISORIES,
 	OPT_JSON,
@@ -82,6 +83,7 @@ static const struct option long_options[] = {
 	{ "greylist-delay", required_argument, NULL, OPT_GREYLIST_DELAY },
 	{ "greylist-retries", required_argument, NULL, OPT_GREYLIST_RETRIES },
 	{ "no-starttls", no_argument, NULL, OPT_NO_STARTTLS },
+	{ "implicit-tls", no_argument, NULL, OPT_IMPLICIT_TLS },
 	{ "concurrency", required_argument, NULL, OPT_CONCURRENCY },
 	{ "advisories", required_argument, NULL, OPT_ADVISORIES },
 	{ "json", no_argument, NULL, OPT_JSON },
@@ -134,6 +136,7 @@ check_options_usage(FILE *out)
 	    "  --greylist-delay SEC      wait before retrying a 4xx (60)\n"
 	    "  --greylist-retries N      retries of a 4xx (3)\n"
 	    "  --no-starttls             never use STARTTLS\n"
+	    "  --implicit-tls            TLS from the first byte (SMTPS; always on port 465)\n"
 	    "  --concurrency N           targets checked at once (32)\n"
 	    "  --advisories FILE         banner advisory data file\n"
 	    "  --json                    one JSON object per target per line\n"
@@ -394,6 +397,9 @@ check_options_parse(int argc, char **argv, struct check_options *options)
 			break;
 		case OPT_NO_STARTTLS:
 			options->starttls_allowed = false;
+			break;
+		case OPT_IMPLICIT_TLS:
+			options->implicit_tls = true;
 			break;
 		case OPT_CONCURRENCY:
 			if (!parse_number("--concurrency", optarg, 1, MAX_CONCURRENCY, &number))

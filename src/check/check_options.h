@@ -32,6 +32,7 @@ struct check_options {
 	uint64_t greylist_delay_ms;
 	unsigned greylist_retries;
 	bool starttls_allowed;
+	bool implicit_tls;
 	unsigned concurrency;
 	const char *advisories_file;
 	bool json;

@@ -8,6 +8,7 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdarg.h>
@@ -478,6 +479,31 @@ note_vantage_point(struct probe *probe)
 	}
 }
 
+/* uses_implicit_tls - SMTPS: --implicit-tls, or the submissions port 465 (RFC 8314). */
+static bool
+uses_implicit_tls(const struct probe *probe)
+{
+	return probe->config->implicit_tls || probe->result->target.port == 465;
+}
+
+/* tls_established - record the TLS state of the connection in the result and transcript. */
+static void
+tls_established(struct probe *probe)
+{
+	struct tls_description description;
+	SSL *ssl = bufferevent_openssl_get_ssl(probe->connection);
+	struct tls_state *tls = &probe->result->tls;
+
+	tls_client_describe(ssl, &description);
+	probe->tls_active = true;
+	tls->used = true;
+	snprintf(tls->version, sizeof(tls->version), "%s", description.version);
+	snprintf(tls->cipher, sizeof(tls->cipher), "%s", description.cipher);
+	snprintf(tls->peer_subject, sizeof(tls->peer_subject), "%s", description.peer_subject);
+	transcript_info(probe, "TLS established: %s %s, peer %s", tls->version, tls->cipher,
+	    tls->peer_subject[0] ? tls->peer_subject : "(none)");
+}
+
 static void
 connection_event(struct bufferevent *connection, short events, void *arg)
 {
@@ -488,26 +514,27 @@ connection_event(struct bufferevent *connection, short events, void *arg)
 		if (probe->state == PS_CONNECTING) {
 			probe->session.connected = true;
 			note_vantage_point(probe);
+			if (uses_implicit_tls(probe))
+				tls_established(probe);
 			probe->state = PS_BANNER;
 			timer_arm(probe, probe->config->greeting_timeout_ms);
 			return;
 		}
 		if (probe->state == PS_TLS_HANDSHAKE) {
-			struct tls_description description;
-			SSL *ssl = bufferevent_openssl_get_ssl(probe->connection);
-			tls_client_describe(ssl, &description);
-			probe->tls_active = true;
-			struct tls_state *tls = &probe->result->tls;
-			tls->used = true;
-			snprintf(tls->version, sizeof(tls->version), "%s", description.version);
-			snprintf(tls->cipher, sizeof(tls->cipher), "%s", description.cipher);
-			snprintf(tls->peer_subject, sizeof(tls->peer_subject), "%s",
-			    description.peer_subject);
-			transcript_info(probe, "TLS established: %s %s, peer %s", tls->version,
-			    tls->cipher, tls->peer_subject[0] ? tls->peer_subject : "(none)");
+			tls_established(probe);
 			send_line(probe, PS_EHLO, "EHLO %s", probe->config->helo_name);
 			return;
 		}
+		return;
+	}
+	if (probe->state == PS_CONNECTING && uses_implicit_tls(probe) &&
+	    bufferevent_get_openssl_error(probe->connection) != 0) {
+		char reason[256];
+		char why[320];
+		ERR_error_string_n(bufferevent_get_openssl_error(probe->connection), reason,
+		    sizeof(reason));
+		snprintf(why, sizeof(why), "implicit TLS handshake failed: %s", reason);
+		probe_connection_lost(probe, why);
 		return;
 	}
 	if (probe->state == PS_CONNECTING) {
@@ -563,7 +590,16 @@ probe_connect(struct probe *probe)
 	}
 	probe->connections++;
 	socklen_t length = netaddr_to_sockaddr(&target->address, target->port, &address);
-	probe->connection = bufferevent_socket_new(probe->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (uses_implicit_tls(probe)) {
+		/* SMTPS (RFC 8314): the handshake comes before the banner. */
+		SSL *ssl = tls_client_session_new(probe->config->tls_context, target->host);
+		if (ssl == NULL)
+			fatal("event=ssl_new_failed");
+		probe->connection = bufferevent_openssl_socket_new(probe->base, -1, ssl,
+		    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	} else {
+		probe->connection = bufferevent_socket_new(probe->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	}
 	if (probe->connection == NULL)
 		fatal("event=bufferevent_socket_new_failed");
 	bufferevent_setcb(probe->connection, connection_readable, NULL, connection_event, probe);

@@ -25,6 +25,7 @@ struct probe_config {
 	const char *receiver_literal4; /* "[127.0.0.1]": N01 with confirm, or NULL */
 	const char *receiver_literal6; /* "[IPv6:...]": N02 with confirm, or NULL */
 	bool starttls_allowed;
+	bool implicit_tls;             /* TLS from the first byte (SMTPS), also on port 465 */
 	SSL_CTX *tls_context;
 	uint64_t greeting_timeout_ms;
 	uint64_t reply_timeout_ms;

@@ -10,9 +10,8 @@ queued).  Clients bind source addresses in 127.0.0.0/8 to look like different ho
 Battery placeholders as in DESIGN.md: s = relayguard, u = relaytest, V = relay-victim.example.net,
 H = mx.example.org (banner), T = example.org (H without its first label), I = [127.0.0.1].
 
-`relayguard check` has no implicit-TLS mode: against the smtps listener it waits for a banner
-that never comes in plain text and says inconclusive.  The smtps listener is therefore proved
-with smtplib.SMTP_SSL sending every battery MAIL/RCPT form itself.
+`relayguard check --implicit-tls` proves the smtps listener closed like the others; the
+battery is also sent by hand with smtplib.SMTP_SSL, as a second, independent client.
 """
 
 import json
@@ -328,8 +327,19 @@ def test_check_finds_the_submission_listener_inconclusive_for_lack_of_auth(relay
     assert server.queued_ids() == []
 
 
-def test_check_cannot_speak_implicit_tls_to_the_smtps_listener(relayguard, server):
-    """relayguard check has no implicit-TLS option: it waits for a plain banner in vain."""
+def test_check_finds_the_smtps_listener_closed_over_implicit_tls(relayguard, server):
+    """check --implicit-tls does the TLS handshake before the banner (RFC 8314), then the
+    whole battery: the smtps listener is closed on every id."""
+    code, result = check(relayguard, "--depth", "data", "--implicit-tls",
+        "127.0.0.1:%d" % server.smtps_port)
+    assert_closed_on_every_id(result)
+    assert result["tls"]["version"] in ("TLSv1.2", "TLSv1.3")
+    assert code == 0
+    assert server.queued_ids() == []
+
+
+def test_check_without_implicit_tls_waits_in_vain_on_the_smtps_listener(relayguard, server):
+    """Without --implicit-tls (and not on port 465) check expects a plain banner."""
     code, result = check(relayguard, "--depth", "data", "--greeting-timeout", "3",
         "127.0.0.1:%d" % server.smtps_port)
     assert result["verdict"] == "inconclusive"
