@@ -62,7 +62,7 @@ test_defaults_follow_the_key_table(void **state)
 	assert_int_equal(config.negative_ttl, 60);
 	assert_int_equal(config.check_interval, 60);
 	assert_int_equal(config.max_udp_size, 1232);
-	assert_int_equal(config.udp_spin_us, 50);
+	assert_int_equal(config.udp_spin_us, 0);
 	assert_true(config.tcp);
 	assert_int_equal(config.tcp_max_clients, 256);
 	assert_string_equal(config.log, "stderr");
