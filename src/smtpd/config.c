@@ -1307,6 +1307,24 @@ lint_paths(struct lint *lint)
 	struct stat st;
 	char err[CONFIG_ERR_MAX];
 
+	if (config->chroot[0] != '\0') {
+		size_t root = strlen(config->chroot);
+		while (root > 1 && config->chroot[root - 1] == '/')
+			root--;
+		if (config->chroot[0] != '/' || stat(config->chroot, &st) != 0 ||
+		    !S_ISDIR(st.st_mode))
+			lint_add(lint, "chroot", true, "%s is not an existing absolute directory",
+			    config->chroot);
+		else if (strncmp(config->queue_dir, config->chroot, root) != 0 ||
+		    config->queue_dir[root] != '/')
+			lint_add(lint, "chroot", true, "queue_dir %s is not inside %s",
+			    config->queue_dir, config->chroot);
+		else if (config->maildir[0] != '\0' &&
+		    (strncmp(config->maildir, config->chroot, root) != 0 ||
+		    config->maildir[root] != '/'))
+			lint_add(lint, "chroot", true, "maildir %s is not inside %s",
+			    config->maildir, config->chroot);
+	}
 	if (config->queue_dir[0] == '\0') {
 		lint_add(lint, "queue_dir", true, "queue_dir is not set");
 	} else if (stat(config->queue_dir, &st) == 0) {

@@ -69,6 +69,8 @@ struct smtpd_config {
 	uint64_t queue_lifetime_ms;	/* 5 days */
 	uint64_t retry_min_ms;		/* backoff 60 s .. */
 	uint64_t retry_max_ms;		/* .. 1 h */
+	char chroot[PATH_MAX];		/* chroot here after binding ("" = none); queue_dir
+					   and maildir must lie inside it */
 	char user[64];			/* drop to this user after binding (default "nobody"
 					   when started as root; ignored otherwise) */
 	unsigned workers;		/* event loops (default: number of cores) */

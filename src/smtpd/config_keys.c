@@ -112,6 +112,10 @@ const struct config_key smtpd_config_keys[] = {
 	{ "retry_max", CONFIG_DURATION, "1h", MS_SECOND, 7 * MS_DAY,
 	    "longest delay between two delivery attempts",
 	    FIELD(retry_max_ms), 0, 0, NULL },
+	{ "chroot", CONFIG_PATH, "", 0, PATH_MAX - 1,
+	    "directory to chroot into after binding, before dropping to user (queue_dir and "
+	    "maildir must lie inside it)",
+	    FIELD(chroot), 0, 0, NULL },
 	{ "user", CONFIG_STRING, "nobody", 1, 63,
 	    "user to run as after binding the ports, when started as root",
 	    FIELD(user), 0, 0, smtpd_config_check_user },

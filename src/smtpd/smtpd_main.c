@@ -118,9 +118,18 @@ smtpd_drop_privileges(const struct smtpd_config *config, char *err, size_t err_s
 			return false;
 		}
 	}
-	if (!smtpd_prepare_directory("queue_dir", config->queue_dir, user, err, err_size) ||
-	    !smtpd_prepare_directory("maildir", config->maildir, user, err, err_size))
+	if (config->chroot[0] == '\0' &&
+	    (!smtpd_prepare_directory("queue_dir", config->queue_dir, user, err, err_size) ||
+	    !smtpd_prepare_directory("maildir", config->maildir, user, err, err_size)))
 		return false;
+	if (config->chroot[0] != '\0') {
+		/* After getpwnam (which reads /etc/passwd) and before giving up root. */
+		if (chroot(config->chroot) != 0 || chdir("/") != 0) {
+			snprintf(err, err_size, "chroot %s: %s", config->chroot, strerror(errno));
+			return false;
+		}
+		log_info("event=chrooted directory=%s", config->chroot);
+	}
 	if (user == NULL)
 		return true;
 	if (user->pw_uid == 0) {
@@ -140,6 +149,46 @@ smtpd_drop_privileges(const struct smtpd_config *config, char *err, size_t err_s
 	}
 	log_info("event=privileges_dropped user=%s uid=%u gid=%u", config->user,
 	    (unsigned)uid, (unsigned)gid);
+	return true;
+}
+
+/* strip_root - turn an absolute path inside root into the same path seen from root. */
+static void
+strip_root(char *path, size_t path_size, const char *root)
+{
+	size_t length = strlen(root);
+
+	while (length > 1 && root[length - 1] == '/')
+		length--;
+	if (path[0] == '\0' || strncmp(path, root, length) != 0 || path[length] != '/')
+		return;
+	memmove(path, path + length, strlen(path + length) + 1);
+	(void)path_size;
+}
+
+/* smtpd_enter_chroot_paths - chroot: make queue_dir and maildir (checked by lint to lie
+ * inside it) ready while they can still be reached, then rewrite them as seen from inside,
+ * before the policy and the queue copy them. The chroot itself happens at the privilege
+ * drop, after the ports are bound. */
+static bool
+smtpd_enter_chroot_paths(struct smtpd_config *config, char *err, size_t err_size)
+{
+	const struct passwd *user = NULL;
+
+	if (geteuid() != 0) {
+		snprintf(err, err_size, "chroot %s needs root", config->chroot);
+		return false;
+	}
+	user = getpwnam(config->user);
+	if (user == NULL) {
+		snprintf(err, err_size, "user %s: no such user", config->user);
+		return false;
+	}
+	if (!smtpd_prepare_directory("queue_dir", config->queue_dir, user, err, err_size) ||
+	    !smtpd_prepare_directory("maildir", config->maildir, user, err, err_size))
+		return false;
+	strip_root(config->queue_dir, sizeof(config->queue_dir), config->chroot);
+	strip_root(config->maildir, sizeof(config->maildir), config->chroot);
 	return true;
 }
 
@@ -199,13 +248,18 @@ smtpd_on_hangup(evutil_socket_t signo, short what, void *arg)
 
 /* smtpd_serve - everything after the configuration was accepted. */
 static int
-smtpd_serve(const struct smtpd_config *config, bool foreground)
+smtpd_serve(struct smtpd_config *config, bool foreground)
 {
 	char err[SMTPD_ERR_MAX] = "";
 	struct smtpd_run run;
 
 	signal(SIGPIPE, SIG_IGN);
 	smtpd_raise_file_limit();
+	if (config->chroot[0] != '\0' && !smtpd_enter_chroot_paths(config, err, sizeof(err))) {
+		log_error("event=start_failed reason=\"%s\"", err);
+		fprintf(stderr, "relayguard smtpd: %s\n", err);
+		return 1;
+	}
 	run.server = smtpd_server_new(config, err, sizeof(err));
 	if (run.server == NULL) {
 		log_error("event=start_failed reason=\"%s\"", err);
