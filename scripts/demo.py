@@ -59,7 +59,7 @@ What the verdicts mean:
                 (stage data), which a sink that drops mail can fake.
   suspect       a third-party RCPT got 2xx but nothing proved more (--depth rcpt only).
   closed        every probe was refused (or accepted and never delivered, with --confirm).
-  inconclusive  only 4xx after retries, timeouts, TLS or AUTH required, garbage replies.
+  inconclusive  only 4xx after retries, timeouts, TLS required and impossible, garbage.
   unreachable   no connection, or a domain with no mail address (null MX, NXDOMAIN)."""
 
 

@@ -845,7 +845,10 @@ handle_tls_or_auth_demand(struct probe *probe, const struct smtp_reply *reply, e
 		    probe->config->starttls_allowed ? "server demands TLS and the handshake failed"
 						    : "server demands TLS and --no-starttls forbids it");
 	else
-		test_conclude(probe, OUTCOME_ERROR, stage, "server demands authentication (530)");
+		/* Refused to an unauthenticated stranger: exactly what a relay test asks. A server
+		 * that relays once authenticated is not an open relay. */
+		test_conclude(probe, OUTCOME_REFUSED, stage,
+		    "refused: the server demands authentication (530)");
 	probe_next_test(probe);
 	return true;
 }

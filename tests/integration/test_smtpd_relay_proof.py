@@ -315,13 +315,15 @@ def test_check_at_data_depth_finds_the_plain_listener_closed_under_starttls(rela
     assert server.queued_ids() == []
 
 
-def test_check_finds_the_submission_listener_inconclusive_for_lack_of_auth(relayguard, server):
-    """Submission requires AUTH before MAIL (530): check cannot even try a relay there."""
+def test_check_finds_the_submission_listener_closed_for_lack_of_auth(relayguard, server):
+    """Submission requires AUTH before MAIL (530): every probe of the unauthenticated
+    stranger is refused, so the listener is closed."""
     code, result = check(relayguard, "--depth", "data", "127.0.0.1:%d" % server.submission_port)
-    assert result["verdict"] == "inconclusive", result["reason"]
-    assert "530" in result["reason"]
+    assert result["verdict"] == "closed", result["reason"]
     assert result["tricks"] == []
-    assert not any(test["outcome"] in ("accepted", "delivered", "rcpt-accepted")
+    refusals = {test["error"] for test in result["tests"] if test["outcome"] == "refused"}
+    assert any("530" in (error or "") for error in refusals)
+    assert not any(test["outcome"] in ("accepted", "data-accepted", "delivered")
         for test in result["tests"])
     assert code == 0
     assert server.queued_ids() == []
