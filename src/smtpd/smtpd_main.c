@@ -125,7 +125,8 @@ smtpd_drop_privileges(const struct smtpd_config *config, char *err, size_t err_s
 	if (config->chroot[0] != '\0') {
 		/* After getpwnam (which reads /etc/passwd) and before giving up root. */
 		if (chroot(config->chroot) != 0 || chdir("/") != 0) {
-			snprintf(err, err_size, "chroot %s: %s", config->chroot, strerror(errno));
+			snprintf(err, err_size, "chroot %.512s: %s", config->chroot,
+			    strerror(errno));
 			return false;
 		}
 		log_info("event=chrooted directory=%s", config->chroot);
@@ -176,7 +177,7 @@ smtpd_enter_chroot_paths(struct smtpd_config *config, char *err, size_t err_size
 	const struct passwd *user = NULL;
 
 	if (geteuid() != 0) {
-		snprintf(err, err_size, "chroot %s needs root", config->chroot);
+		snprintf(err, err_size, "chroot %.512s needs root", config->chroot);
 		return false;
 	}
 	user = getpwnam(config->user);
