@@ -795,6 +795,19 @@ resolver_query_mx(struct resolver *resolver, const char *domain, resolver_mx_fn 
 	resolver_submit(request, domain, T_MX);
 }
 
+/* submit_address - an A (AF_INET) or AAAA (AF_INET6) query; any other family fails from the
+ * loop like every other bad request. */
+static void
+submit_address(struct resolver_request *request, const char *name, int family)
+{
+	request->family = family;
+	if (family != AF_INET && family != AF_INET6) {
+		resolver_submit(request, NULL, 0);
+		return;
+	}
+	resolver_submit(request, name, family == AF_INET ? T_A : T_AAAA);
+}
+
 /* resolver_query_address - look up name's A (AF_INET) or AAAA (AF_INET6) records. */
 void
 resolver_query_address(struct resolver *resolver, const char *name, int family,
@@ -804,12 +817,7 @@ resolver_query_address(struct resolver *resolver, const char *name, int family,
 	    RESOLVER_KIND_ADDRESS, arg);
 
 	request->fn.address = fn;
-	request->family = family;
-	if (family != AF_INET && family != AF_INET6) {
-		resolver_submit(request, NULL, 0);
-		return;
-	}
-	resolver_submit(request, name, family == AF_INET ? T_A : T_AAAA);
+	submit_address(request, name, family);
 }
 
 /* resolver_query_address_ttl - resolver_query_address that also reports a cache TTL. */
@@ -821,12 +829,7 @@ resolver_query_address_ttl(struct resolver *resolver, const char *name, int fami
 	    RESOLVER_KIND_ADDRESS_TTL, arg);
 
 	request->fn.address_ttl = fn;
-	request->family = family;
-	if (family != AF_INET && family != AF_INET6) {
-		resolver_submit(request, NULL, 0);
-		return;
-	}
-	resolver_submit(request, name, family == AF_INET ? T_A : T_AAAA);
+	submit_address(request, name, family);
 }
 
 /* resolver_query_txt - look up name's TXT records. */
@@ -853,25 +856,25 @@ resolver_defer(struct resolver *resolver, resolver_defer_fn fn, void *arg)
 	event_active(request->deliver, EV_TIMEOUT, 1);
 }
 
-/* resolver_reverse_name - the in-addr.arpa / ip6.arpa name of an address (RFC 1035 3.5,
- * RFC 3596 2.5). */
+/* resolver_reversed_name - the address's octets (IPv4) or nibbles (IPv6) in reverse order
+ * under suffix: the form of in-addr.arpa / ip6.arpa (RFC 1035 3.5, RFC 3596 2.5) and of DNSBL
+ * queries (RFC 5782 2.1, 2.4). Returns the length, or -1 when it does not fit. */
 int
-resolver_reverse_name(const struct netaddr *address, char *out, size_t out_size)
+resolver_reversed_name(const struct netaddr *address, const char *suffix, char *out,
+    size_t out_size)
 {
 	static const char hex[] = "0123456789abcdef";
 	const uint8_t *b = address->bytes;
 	int length;
 
 	if (address->family == AF_INET) {
-		length = snprintf(out, out_size, "%u.%u.%u.%u.in-addr.arpa", b[3], b[2], b[1],
-		    b[0]);
+		length = snprintf(out, out_size, "%u.%u.%u.%u.%s", b[3], b[2], b[1], b[0], suffix);
 		return length < 0 || (size_t)length >= out_size ? -1 : length;
 	}
 	if (address->family != AF_INET6)
 		return -1;
-	static const char suffix[] = "ip6.arpa";
-	size_t needed = 16 * 4 + sizeof(suffix);
-	if (out_size < needed)
+	size_t suffix_length = strlen(suffix);
+	if (out_size < 16 * 4 + suffix_length + 1)
 		return -1;
 	size_t used = 0;
 	for (int i = 15; i >= 0; i--) {
@@ -880,8 +883,16 @@ resolver_reverse_name(const struct netaddr *address, char *out, size_t out_size)
 		out[used++] = hex[b[i] >> 4];
 		out[used++] = '.';
 	}
-	memcpy(out + used, suffix, sizeof(suffix));
-	return (int)(used + sizeof(suffix) - 1);
+	memcpy(out + used, suffix, suffix_length + 1);
+	return (int)(used + suffix_length);
+}
+
+/* resolver_reverse_name - the in-addr.arpa / ip6.arpa name of an address. */
+int
+resolver_reverse_name(const struct netaddr *address, char *out, size_t out_size)
+{
+	return resolver_reversed_name(address,
+	    address->family == AF_INET ? "in-addr.arpa" : "ip6.arpa", out, out_size);
 }
 
 /* resolver_query_ptr - look up the PTR record of an address. */

@@ -105,6 +105,10 @@ const char *resolver_status_name(enum resolver_status status);
  * there is none or the message is malformed. Pure (bytes in, number out). */
 unsigned resolver_negative_ttl(const unsigned char *message, size_t length);
 
+/* resolver_reversed_name - octets or nibbles of address reversed under suffix (the form of
+ * reverse-DNS and of DNSBL names); length, or -1 when out is too small. */
+int resolver_reversed_name(const struct netaddr *address, const char *suffix, char *out,
+    size_t out_size);
 /* resolver_reverse_name - "4.3.2.1.in-addr.arpa" / 32 nibbles + ".ip6.arpa" for address;
  * returns the length or -1 when out is too small or the family is unknown. Pure. */
 int resolver_reverse_name(const struct netaddr *address, char *out, size_t out_size);

@@ -38,9 +38,9 @@ lower(uint8_t c)
 	return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + ('a' - 'A')) : c;
 }
 
-/* skip_name - step over a possibly compressed name; false when it runs past the end */
-static bool
-skip_name(const uint8_t *packet, size_t length, size_t *offset)
+/* dns_name_skip - step over a possibly compressed name; false when it runs past the end */
+bool
+dns_name_skip(const uint8_t *packet, size_t length, size_t *offset)
 {
 	size_t at = *offset;
 
@@ -129,7 +129,7 @@ parse_records(const uint8_t *packet, size_t length, size_t *offset, size_t count
 {
 	for (size_t i = 0; i < count; i++) {
 		size_t owner = *offset;
-		if (!skip_name(packet, length, offset))
+		if (!dns_name_skip(packet, length, offset))
 			return false;
 		if (*offset + DNS_RR_FIXED_SIZE > length)
 			return false;

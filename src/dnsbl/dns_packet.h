@@ -184,6 +184,9 @@ const char *dns_type_name(uint16_t type);
  * NULL for codes without a name */
 const char *dns_rcode_name(uint16_t rcode);
 
+/* dns_name_skip - step over a possibly compressed name at *offset; false past the end. */
+bool dns_name_skip(const uint8_t *packet, size_t length, size_t *offset);
+
 /* dns_get16 / dns_get32 / dns_put16 / dns_put32 - big-endian (network order) integers in
  * packets; shared by the packet, transfer and NOTIFY code. */
 static inline uint16_t

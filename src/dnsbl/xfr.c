@@ -53,7 +53,6 @@ typedef unsigned __int128 xfr_key;
 #define OPCODE_SHIFT 11
 #define RCODE_MASK 0x0fu
 #define POINTER 0xc000u
-#define LABEL_TYPE_MASK 0xc0u
 #define RR_FIXED_SIZE 10
 #define QUESTION_FIXED_SIZE 4
 #define SOA_NUMBERS_SIZE 20
@@ -1410,32 +1409,6 @@ xfr_writer_finish(struct xfr_writer *writer)
 
 /* ---- queries --------------------------------------------------------------------------- */
 
-/* skip_name - step over a possibly compressed name */
-static bool
-skip_name(const uint8_t *packet, size_t length, size_t *offset)
-{
-	size_t at = *offset;
-
-	for (;;) {
-		if (at >= length)
-			return false;
-		uint8_t octet = packet[at];
-		if ((octet & LABEL_TYPE_MASK) == LABEL_TYPE_MASK) {
-			if (at + 2 > length)
-				return false;
-			*offset = at + 2;
-			return true;
-		}
-		if ((octet & LABEL_TYPE_MASK) != 0)
-			return false;
-		at += 1 + (size_t)octet;
-		if (octet == 0) {
-			*offset = at;
-			return true;
-		}
-	}
-}
-
 bool
 xfr_ixfr_serial(const uint8_t *packet, size_t length, uint32_t *serial)
 {
@@ -1443,13 +1416,13 @@ xfr_ixfr_serial(const uint8_t *packet, size_t length, uint32_t *serial)
 
 	if (length < DNS_HEADER_SIZE || dns_get16(packet + 4) != 1)
 		return false;
-	if (!skip_name(packet, length, &at) || at + QUESTION_FIXED_SIZE > length)
+	if (!dns_name_skip(packet, length, &at) || at + QUESTION_FIXED_SIZE > length)
 		return false;
 	at += QUESTION_FIXED_SIZE;
 	size_t answers = dns_get16(packet + 6);
 	size_t authority = dns_get16(packet + 8);
 	for (size_t i = 0; i < answers + authority; i++) {
-		if (!skip_name(packet, length, &at) || at + RR_FIXED_SIZE > length)
+		if (!dns_name_skip(packet, length, &at) || at + RR_FIXED_SIZE > length)
 			return false;
 		uint16_t type = dns_get16(packet + at);
 		size_t rdata_length = dns_get16(packet + at + 8);
@@ -1458,8 +1431,8 @@ xfr_ixfr_serial(const uint8_t *packet, size_t length, uint32_t *serial)
 			return false;
 		if (i >= answers && type == DNS_TYPE_SOA) {
 			size_t p = rdata;
-			if (!skip_name(packet, rdata + rdata_length, &p) ||
-			    !skip_name(packet, rdata + rdata_length, &p) ||
+			if (!dns_name_skip(packet, rdata + rdata_length, &p) ||
+			    !dns_name_skip(packet, rdata + rdata_length, &p) ||
 			    p + SOA_NUMBERS_SIZE > rdata + rdata_length)
 				return false;
 			*serial = dns_get32(packet + p);

@@ -196,31 +196,11 @@ cache_ttl_ms(unsigned ttl)
 int
 dnsbl_query_name(const struct netaddr *address, const char *zone, char *out, size_t out_size)
 {
-	static const char hex[] = "0123456789abcdef";
 	struct netaddr plain = *address;
-	int length;
 
+	/* A v4-mapped client is looked up as the IPv4 address it is. */
 	netaddr_unmap(&plain);
-	const uint8_t *b = plain.bytes;
-	if (plain.family == AF_INET) {
-		length = snprintf(out, out_size, "%u.%u.%u.%u.%s", b[3], b[2], b[1], b[0], zone);
-		return length < 0 || (size_t)length >= out_size ? -1 : length;
-	}
-	if (plain.family != AF_INET6)
-		return -1;
-	size_t zone_length = strlen(zone);
-	size_t needed = 16 * 4 + zone_length + 1;
-	if (out_size < needed)
-		return -1;
-	size_t used = 0;
-	for (int i = 15; i >= 0; i--) {
-		out[used++] = hex[b[i] & 0x0f];
-		out[used++] = '.';
-		out[used++] = hex[b[i] >> 4];
-		out[used++] = '.';
-	}
-	memcpy(out + used, zone, zone_length + 1);
-	return (int)(used + zone_length);
+	return resolver_reversed_name(&plain, zone, out, out_size);
 }
 
 /* dnsbl_reason_clean - printable ASCII only, so DNS text cannot break an SMTP reply. */
